@@ -1,0 +1,51 @@
+# The two commands of the README: `make demo` and `make test`. Everything else is a helper for them.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+OBSDB  := $(VENV)/bin/obsdb
+# A second server for the database tests, when one answers there (the brief asks both to pass).
+PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
+
+.PHONY: demo test install install-test lint typecheck unit bench clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
+
+## make demo: a sample archive, the embedded PostgreSQL, and obsdb run on it end to end.
+demo: install
+	$(OBSDB) sample data/observer
+	$(OBSDB) init
+	$(OBSDB) migrate data/observer
+	@echo "== a second run loads nothing: every file is already in the ledger =="
+	$(OBSDB) migrate data/observer
+	$(OBSDB) status
+
+## make test: lint, types, then the whole suite on the embedded PostgreSQL 18 (or DATABASE_URL),
+## then the database tests again on $(PG_TEST_URL) when a server answers there.
+test: install-test lint typecheck
+	@$(PY) -m pytest; rc=$$?; [ $$rc -eq 5 ] && rc=0; [ $$rc -eq 0 ] || exit $$rc
+	@if [ -z "$$DATABASE_URL" ] && $(PY) -c "import psycopg,sys; psycopg.connect('$(PG_TEST_URL)', connect_timeout=3).close()" 2>/dev/null; then \
+		echo "== database tests again on $(PG_TEST_URL) =="; \
+		DATABASE_URL='$(PG_TEST_URL)' $(PY) -m pytest -m db; rc=$$?; [ $$rc -eq 5 ] && rc=0; exit $$rc; \
+	else echo "== no PostgreSQL answers at $(PG_TEST_URL): second run skipped =="; fi
+
+lint: install-test
+	$(PY) -m ruff check src tests bench
+
+typecheck: install-test
+	$(PY) -m mypy
+
+clean:
+	rm -rf $(VENV) .obsdb .pytest_cache .mypy_cache .ruff_cache

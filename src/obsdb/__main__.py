@@ -1,0 +1,3 @@
+from obsdb.cli import main
+
+main()

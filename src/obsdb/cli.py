@@ -1,0 +1,199 @@
+"""The ``obsdb`` command. Thin: parse arguments, call :mod:`obsdb.api`, show the result."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from obsdb import __version__, api, ui
+from obsdb.config import load_settings
+from obsdb.db import connect as dbc
+from obsdb.errors import ObsdbError
+from obsdb.load.report import RunReport
+
+EXIT_STRICT_REJECTS = 1
+EXIT_FILE_ERRORS = 5
+
+app = typer.Typer(
+    help="Load the Observer's KRX market-data archives into PostgreSQL, exactly once, and explain it.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="The database obsdb talks to (embedded by default).", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")]
+
+
+@app.command()
+def init(
+    plan: Annotated[bool, typer.Option("--plan", help="Print the pending SQL and change nothing.")] = False,
+    json: JsonOpt = False,
+) -> None:
+    """Create or upgrade the schema. Safe to re-run: applied migrations are skipped."""
+    result = api.init(plan_only=plan)
+    pending = result.plan.pending if plan else ()
+    if json:
+        ui.print_json({
+            "database": result.database,
+            "schema_version": result.plan.current_version,
+            "applied": [{"version": a.version, "name": a.name, "duration_ms": a.duration_ms} for a in result.applied],
+            "pending": [{"version": p.version, "name": p.name, "file": p.filename, "sql": p.sql} for p in pending],
+            "planned_only": plan,
+        })
+        return
+    if plan:
+        if not pending:
+            ui.err.print(f"Schema is up to date (version {result.plan.current_version}); nothing to apply.")
+        for m in pending:
+            sys.stdout.write(f"-- ===== {m.filename} (checksum {m.checksum[:12]}) =====\n{m.sql}\n")
+        if pending:
+            ui.err.print(f"{len(pending)} migration(s) pending; nothing was changed (--plan).")
+        return
+    for done in result.applied:
+        ui.out.print(f"applied {done.version:03d}_{done.name} in {done.duration_ms} ms")
+    if result.applied:
+        ui.out.print(f"Schema is at version {result.plan.current_version} on {result.database}.")
+    else:
+        ui.out.print(f"Schema already at version {result.plan.current_version}; nothing to do.")
+
+
+@app.command()
+def status(
+    json: JsonOpt = False,
+    exact: Annotated[bool, typer.Option("--exact", help="Count every row even in huge tables.")] = False,
+) -> None:
+    """What the database holds, table by table, and where it came from."""
+    report = api.status(exact=exact)
+    if json:
+        ui.print_json(report.to_dict())
+        return
+    ui.out.print(ui.status_table(report))
+    version = report.schema_version if report.schema_version is not None else "none (run `obsdb init`)"
+    ui.out.print(f"PostgreSQL {report.server_version}, schema version {version}")
+    if report.pending_migrations:
+        ui.out.print(f"[yellow]pending migrations: {', '.join(report.pending_migrations)}[/yellow]")
+    if report.sources is not None:
+        s = report.sources
+        ui.out.print(
+            f"Sources: {s.files:,} file(s) under {s.paths:,} path(s); {s.lines:,} lines read, "
+            f"{s.rows_loaded:,} rows loaded, {s.rejected:,} rejected; last load {ui.when(s.last_update)} KST"
+        )
+
+
+@app.command()
+def migrate(
+    paths: Annotated[list[Path] | None, typer.Argument(help="Files or directories (default data/observer).")] = None,
+    json: JsonOpt = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Parse and validate, report, write nothing.")] = False,
+    strict: Annotated[bool, typer.Option("--strict", help="Exit 1 when any line was rejected.")] = False,
+) -> None:
+    """Load archives exactly once: every line is loaded, a duplicate, rejected (with a reason) or skipped."""
+    from obsdb.progress import load_progress
+
+    targets = paths or [Path("data/observer")]
+    with load_progress(json) as progress:
+        report = api.migrate(targets, dry_run=dry_run, progress=progress, on_start=progress.start)
+    if json:
+        ui.print_json(report.to_dict())
+    else:
+        ui.print_load_report(report)
+    raise typer.Exit(migrate_exit_code(report, strict))
+
+
+def migrate_exit_code(report: RunReport, strict: bool) -> int:
+    """0 ok; 1 with --strict when a line was rejected; 5 when a file could not be read at all."""
+    if report.errors:
+        return EXIT_FILE_ERRORS
+    if strict and report.total("rejected"):
+        return EXIT_STRICT_REJECTS
+    return 0
+
+
+@app.command()
+def rejects(
+    json: JsonOpt = False,
+    path: Annotated[str | None, typer.Option(help="Only files whose path contains this text.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many, newest first.")] = 50,
+) -> None:
+    """List stored rejects: file, line, field, reason and the raw line."""
+    items = api.rejects(path_contains=path, limit=limit)
+    if json:
+        ui.print_json([r.to_dict() for r in items])
+    else:
+        ui.print_rejects(items)
+
+
+@app.command()
+def sample(
+    path: Annotated[Path, typer.Argument(help="Where to write the archive.")] = Path("data/observer"),
+    scale: Annotated[int, typer.Option(help="Multiply the number of ticks.")] = 1,
+) -> None:
+    """Write a small, realistic, deterministic sample archive covering every record shape."""
+    from obsdb.sample import write_sample_archive
+
+    manifest = write_sample_archive(path, scale=scale)
+    total = sum(manifest.lines_by_shape.values())
+    ui.out.print(f"Wrote {len(manifest.files)} files ({total:,} lines) under {path}")
+
+
+@db_app.command("url")
+def db_url() -> None:
+    """Print the connection string (passwords are masked; never printed)."""
+    target = dbc.resolve(load_settings())
+    sys.stdout.write(target.display + "\n")
+    if target.embedded is not None:
+        ui.err.print("The embedded server runs while an obsdb process uses it: keep `obsdb db serve` running.")
+
+
+@db_app.command("serve")
+def db_serve() -> None:
+    """Keep the database up in the foreground until Ctrl-C, for psql or a notebook."""
+    target = dbc.resolve(load_settings())
+    dbc.connect(target).close()  # creates the database if needed
+    ui.out.print(f"Serving {target.display}\nPress Ctrl-C to stop.")
+    try:
+        signal.pause() if hasattr(signal, "pause") else input()
+    except KeyboardInterrupt:
+        ui.out.print("stopped")
+
+
+@db_app.command("shell")
+def db_shell() -> None:
+    """Open psql (the one bundled with the embedded server) on the database."""
+    from obsdb.db.embedded import bin_dir
+
+    target = dbc.resolve(load_settings())
+    dbc.connect(target).close()
+    env = dict(os.environ)
+    if target.password:
+        env["PGPASSWORD"] = target.password  # in the environment, never on a command line
+    # A child, not exec: this process keeps the embedded server alive while psql runs.
+    code = subprocess.call([str(bin_dir() / "psql"), target.conninfo_without_password], env=env)
+    raise typer.Exit(code)
+
+
+@app.command()
+def version() -> None:
+    """Print obsdb's version."""
+    ui.out.print(__version__)
+
+
+def main() -> None:
+    """Entry point: expected failures print one clear message and no traceback."""
+    try:
+        app()  # standalone: Typer prints usage errors and turns typer.Exit into the exit code
+    except ObsdbError as exc:
+        ui.err.print(f"[bold red]error:[/bold red] {escape(str(exc))}")
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        ui.err.print("interrupted")
+        sys.exit(130)

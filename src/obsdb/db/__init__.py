@@ -1,0 +1,1 @@
+"""The database side: connection, embedded server, migrations and SQL."""

@@ -1,0 +1,71 @@
+"""A whole ``obsdb migrate`` run: discover files, load each exactly once, record the run."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from obsdb import __version__
+from obsdb.db import queries as q
+from obsdb.db import schema
+from obsdb.load.files import Found, discover
+from obsdb.load.pipeline import FileLoader, Progress
+from obsdb.load.report import FileReport, RunReport
+
+#: Called once before loading with the files found and their total size in bytes.
+Start = Callable[[list[Found], int], None]
+
+
+def start_run(conn: psycopg.Connection[Any], kind: str, arguments: dict[str, Any], dry_run: bool) -> int:
+    row = conn.execute(q.RUN_START, (kind, "dry_run" if dry_run else "running", socket.gethostname(),
+                                     __version__, Jsonb(arguments))).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def finish_run(conn: psycopg.Connection[Any], run_id: int, status: str, totals: dict[str, Any]) -> None:
+    conn.execute(q.RUN_FINISH, (status, Jsonb(totals), run_id))
+
+
+def ensure_schema(conn: psycopg.Connection[Any]) -> tuple[schema.AppliedMigration, ...]:
+    """Apply pending migrations (they never destroy anything), so migrate works on a fresh database."""
+    if not schema.plan(conn).pending:
+        return ()
+    return schema.upgrade(conn)
+
+
+def load_paths(conn: psycopg.Connection[Any] | None, paths: Sequence[Path], *, dry_run: bool = False,
+               progress: Progress | None = None, on_start: Start | None = None,
+               arguments: dict[str, Any] | None = None) -> RunReport:
+    """Load every archive under ``paths`` through ``conn`` (autocommit). ``conn`` None: dry run only."""
+    started = time.perf_counter()
+    found, ignored = discover(paths)
+    report = RunReport(dry_run=dry_run, ignored_files=ignored)
+    if on_start is not None:
+        on_start(found, sum(f.size for f in found))
+    if conn is not None and not dry_run:
+        report.run_id = start_run(conn, "migrate", arguments or {}, dry_run)
+    loader = FileLoader(conn, report.run_id, dry_run=dry_run, progress=progress)
+    status = "failed"
+    try:
+        for f in found:
+            report.files.append(loader.load(f))
+        status = "ok"
+    finally:
+        report.seconds = time.perf_counter() - started
+        if conn is not None and report.run_id is not None and not conn.closed and not conn.broken:
+            totals = report.to_dict()
+            totals.pop("per_file")
+            totals["tables"] = totals.pop("rows_by_table")
+            finish_run(conn, report.run_id, status, totals)
+    return report
+
+
+def file_reports_balanced(reports: Sequence[FileReport]) -> bool:
+    return all(r.balanced for r in reports)

@@ -1,0 +1,187 @@
+"""Writing a parsed batch: COPY, dedup on natural keys, rejects and the ledger, in ONE transaction.
+
+Ticks take the fast path (binary COPY straight into ``scalp_ticks``) when no row of the batch can
+already exist; otherwise, and for every other table, rows go through a temporary staging table and
+``INSERT .. ON CONFLICT DO NOTHING``, so conflict handling is paid only where a conflict can be.
+A row the server still refuses (a foreign key, say) is found by retrying row by row, and becomes a
+reject with the server's reason instead of failing the batch.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.types.json import Jsonb
+
+from obsdb.db import queries as q
+from obsdb.krx import KST
+from obsdb.load.parse import Parsed, Reject
+from obsdb.models import ALL_MODELS, ScalpTick, model_for
+
+#: Parents before children, so foreign keys within one batch hold.
+_UNIVERSE = ("symbol_universe_lists", "symbol_universe")
+TABLE_ORDER = (*_UNIVERSE, *(m.__table__ for m in ALL_MODELS if m.__table__ not in _UNIVERSE))
+_TICK_TIME = ScalpTick.columns().index("event_time")
+
+
+class StreamMoved(Exception):
+    """Another loader advanced this stream's ledger entry since we read it: start the file again."""
+
+
+@dataclass
+class Written:
+    inserted: Counter[str] = field(default_factory=Counter)
+    duplicates: int = 0
+    late_rejects: list[Reject] = field(default_factory=list)
+    fast_path_rows: int = 0
+
+
+class Writer:
+    """Holds per-connection state: column types for binary COPY, known partitions, staging tables."""
+
+    def __init__(self, conn: psycopg.Connection[Any], run_id: int | None) -> None:
+        self.conn = conn
+        self.run_id = run_id
+        self._types: dict[str, list[str]] = {}
+        self._months: set[tuple[int, int]] = set()  # partitions known to exist (cleared on rollback)
+
+    # --- helpers ------------------------------------------------------------------------------
+    def _column_types(self, table: str, columns: Sequence[str]) -> list[str]:
+        key = table + ":" + ",".join(columns)
+        if key not in self._types:
+            types = dict(self.conn.execute(q.COLUMN_TYPES, (table,)).fetchall())
+            self._types[key] = [types[c] for c in columns]
+        return self._types[key]
+
+    def _copy(self, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]],
+              target: sql.Composable | None = None) -> None:
+        query = sql.SQL(q.COPY_BINARY).format(
+            table=target or sql.Identifier(table), cols=sql.SQL(", ").join(map(sql.Identifier, columns)))
+        types = self._column_types(table, columns)  # before COPY starts: no queries inside it
+        with self.conn.cursor() as cur, cur.copy(query) as copy:
+            copy.set_types(types)
+            write = copy.write_row
+            for row in rows:
+                write(row)
+
+    def _ensure_partitions(self, rows: Sequence[tuple[Any, ...]]) -> tuple[datetime, datetime]:
+        times = [r[_TICK_TIME] for r in rows]
+        lo, hi = min(times), max(times)
+        lo_k, hi_k = lo.astimezone(KST), hi.astimezone(KST)
+        months = {(lo_k.year, lo_k.month), (hi_k.year, hi_k.month)}
+        if not months <= self._months or (hi_k.year * 12 + hi_k.month) - (lo_k.year * 12 + lo_k.month) > 1:
+            self.conn.execute(q.ENSURE_TICK_PARTITIONS, (lo, hi))
+            y, m = lo_k.year, lo_k.month
+            while (y, m) <= (hi_k.year, hi_k.month):
+                self._months.add((y, m))
+                y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+        return lo, hi
+
+    def _stage(self, table: str) -> sql.Identifier:
+        # Not cached: a rolled-back savepoint takes the CREATE with it. IF NOT EXISTS is cheap.
+        stage = sql.Identifier(f"obsdb_stage_{table}")
+        self.conn.execute(sql.SQL(q.STAGE_CREATE).format(stage=stage, target=sql.Identifier(table)))
+        return stage
+
+    # --- paths ----------------------------------------------------------------------------------
+    def _staged_insert(self, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> int:
+        stage = self._stage(table)
+        self._copy(table, columns, rows, target=stage)
+        cols = sql.SQL(", ").join(map(sql.Identifier, columns))
+        row = self.conn.execute(
+            sql.SQL(q.STAGE_INSERT).format(target=sql.Identifier(table), cols=cols, stage=stage)).fetchone()
+        self.conn.execute(sql.SQL(q.STAGE_CLEAR).format(stage=stage))
+        return int(row[0]) if row else 0
+
+    def _insert_ticks(self, rows: Sequence[tuple[Any, ...]], out: Written) -> int:
+        columns = ScalpTick.columns()
+        lo, hi = self._ensure_partitions(rows)
+        symbols = list({r[0] for r in rows})
+        overlap = self.conn.execute(q.TICKS_OVERLAP, (symbols, lo, hi)).fetchone()
+        if not (overlap and overlap[0]):
+            try:
+                with self.conn.transaction():  # a savepoint: a surprise conflict falls back below
+                    self._copy("scalp_ticks", columns, rows)
+                out.fast_path_rows += len(rows)
+                return len(rows)
+            except psycopg.errors.UniqueViolation:
+                pass  # a duplicate inside the batch, or a concurrent loader: deduplicate instead
+        return self._staged_insert("scalp_ticks", columns, rows)
+
+    def _insert_table(self, table: str, rows: Sequence[tuple[Any, ...]], out: Written) -> int:
+        if table == "scalp_ticks":
+            return self._insert_ticks(rows, out)
+        return self._staged_insert(table, model_for(table).insert_columns(), rows)
+
+    def _row_by_row(self, parsed: Parsed, table: str, out: Written) -> int:
+        """The server refused the batch: insert rows one at a time to find and reject the bad ones."""
+        columns = ScalpTick.columns() if table == "scalp_ticks" else model_for(table).insert_columns()
+        query = sql.SQL(q.INSERT_ONE).format(
+            target=sql.Identifier(table), cols=sql.SQL(", ").join(map(sql.Identifier, columns)),
+            values=sql.SQL(", ").join(sql.Placeholder() * len(columns)))
+        inserted = 0
+        for row, i in zip(parsed.rows[table], parsed.index[table], strict=True):
+            try:
+                with self.conn.transaction():
+                    if table == "scalp_ticks":
+                        self._ensure_partitions([row])
+                    cur = self.conn.execute(query, row)
+                    inserted += cur.rowcount
+            except (psycopg.errors.IntegrityError, psycopg.errors.DataError) as exc:
+                diag = exc.diag
+                column = diag.column_name or diag.constraint_name
+                b = parsed.batch
+                out.late_rejects.append(Reject(b.first_line + i, b.offset_of(i), column,
+                                               f"refused by PostgreSQL: {diag.message_primary or exc}", b.lines[i]))
+        return inserted
+
+    # --- one batch ------------------------------------------------------------------------------
+    def write(self, parsed: Parsed, *, file_id: int, path: str, start_bytes: int,
+              rejects_path: str) -> Written:
+        """Write one batch and advance the ledger, atomically. Raises StreamMoved on a lost race."""
+        out = Written()
+        try:
+            return self._write(parsed, out, file_id=file_id, path=path, start_bytes=start_bytes,
+                               rejects_path=rejects_path)
+        except BaseException:
+            self._months.clear()  # what this transaction created is gone with it
+            raise
+
+    def _write(self, parsed: Parsed, out: Written, *, file_id: int, path: str, start_bytes: int,
+               rejects_path: str) -> Written:
+        with self.conn.transaction():
+            for table in TABLE_ORDER:
+                rows = parsed.rows.get(table)
+                if not rows:
+                    continue
+                try:
+                    with self.conn.transaction():
+                        inserted = self._insert_table(table, rows, out)
+                except (psycopg.errors.IntegrityError, psycopg.errors.DataError):
+                    self._months.clear()
+                    inserted = self._row_by_row(parsed, table, out)
+                out.inserted[table] += inserted
+                out.duplicates += len(rows) - inserted
+            rejects = parsed.rejects + out.late_rejects
+            if rejects:
+                self._copy("obsdb_rejects", q.REJECT_COLUMNS, [
+                    (file_id, r.line_no, rejects_path, r.byte_offset, r.field, r.reason, r.raw, self.run_id)
+                    for r in rejects])
+            out.duplicates -= len(out.late_rejects)
+            cur = self.conn.execute(q.LEDGER_ADVANCE, {
+                "end_bytes": parsed.batch.end_offset,
+                "end_lines": parsed.batch.first_line - 1 + len(parsed.batch.lines),
+                "prefix": parsed.batch.prefix_sha256, "loaded": sum(out.inserted.values()),
+                "duplicates": out.duplicates, "rejected": len(rejects),
+                "skipped": Jsonb(dict(parsed.skipped)), "flagged": Jsonb(dict(parsed.flagged)),
+                "path": path, "run_id": self.run_id, "file_id": file_id, "start_bytes": start_bytes,
+            })
+            if cur.rowcount != 1:
+                raise StreamMoved(path)
+        return out

@@ -1,0 +1,115 @@
+"""How results look: Rich on a terminal, plain text in pipes, JSON on request."""
+
+from __future__ import annotations
+
+import sys
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import orjson
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+KST = ZoneInfo("Asia/Seoul")
+
+# In a pipe Rich assumes 80 columns and would cut table names: give it room instead.
+_WIDTH = None if sys.stdout.isatty() else 160
+out = Console(highlight=False, width=_WIDTH)
+err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 160)
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot encode {type(value).__name__}")
+
+
+def print_json(data: Any) -> None:
+    """One JSON document on stdout (datetimes keep their offsets)."""
+    sys.stdout.write(orjson.dumps(data, default=_default, option=orjson.OPT_INDENT_2).decode() + "\n")
+    sys.stdout.flush()
+
+
+def when(value: datetime | date | None) -> str:
+    """Times in KST, the market's clock, to the second."""
+    if value is None:
+        return "-"
+    if isinstance(value, datetime):
+        return value.astimezone(KST).strftime("%Y-%m-%d %H:%M:%S")
+    return value.isoformat()
+
+
+def status_table(report: Any) -> Table:
+    table = Table(title=f"obsdb status: {report.database}", title_justify="left")
+    for col, justify in (("group", "left"), ("table", "left"), ("rows", "right"),
+                         ("first (KST)", "left"), ("last (KST)", "left"), ("last load (KST)", "left")):
+        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    for t in report.tables:
+        if not t.exists:
+            table.add_row(t.group, t.name, "[red]missing[/red]", "", "", "")
+            continue
+        rows = f"~{t.rows:,}" if t.rows_estimated else f"{t.rows:,}"
+        table.add_row(t.group, t.name, rows, when(t.first), when(t.last), when(t.last_load))
+    return table
+
+
+def print_load_report(report: Any) -> None:
+    """The per-file and total summary of a load."""
+    table = Table(title="obsdb migrate" + (" (dry run: nothing written)" if report.dry_run else ""),
+                  title_justify="left")
+    for col in ("file", "status", "read", "loaded", "dup", "rejected", "skipped", "flagged"):
+        table.add_column(col, justify="left" if col in ("file", "status") else "right")
+    shown = [f for f in report.files if f.status not in ("unchanged",)]
+    for f in shown[:200]:
+        skipped = ", ".join(f"{k} {v}" for k, v in sorted(f.skipped.items())) or "0"
+        flagged = sum(f.flagged.values())
+        status = f.status if f.status != "error" else "[red]error[/red]"
+        table.add_row(f.path, status, f"{f.lines_read:,}", f"{f.loaded:,}", f"{f.duplicates:,}",
+                      f"{f.rejected:,}", skipped, f"{flagged:,}")
+    if shown:
+        out.print(table)
+    if len(shown) > 200:
+        out.print(f"... and {len(shown) - 200} more files (see --json)")
+    d = report.to_dict()
+    unchanged = sum(1 for f in report.files if f.status == "unchanged")
+    out.print(
+        f"{d['files']} files ({unchanged} unchanged since the last run, {d['ignored_files']} other files ignored): "
+        f"{d['lines_read']:,} lines read = {d['loaded']:,} loaded + {d['duplicates']:,} duplicate + "
+        f"{d['rejected']:,} rejected + {d['skipped']:,} skipped"
+    )
+    if d["skipped_by_type"]:
+        out.print("skipped by type: " + ", ".join(f"{k} {v:,}" for k, v in d["skipped_by_type"].items()))
+    if d["flagged"]:
+        out.print("quality flags: " + ", ".join(f"{k} {v:,}" for k, v in d["flagged"].items()))
+    if d["rows_by_table"]:
+        out.print("rows written: " + ", ".join(f"{k} {v:,}" for k, v in d["rows_by_table"].items()))
+    if d["pending_bytes"]:
+        out.print(f"{d['pending_bytes']:,} bytes of unterminated last lines wait for the next run")
+    rate = f", {d['rows_per_second']:,} rows/s" if d["rows_per_second"] else ""
+    out.print(f"took {d['seconds']:.1f} s{rate}")
+    for f in report.errors:
+        err.print(f"[red]error:[/red] {escape(f.path)}: {escape(str(f.error))}")
+    for f in report.files:
+        if f.note:
+            out.print(f"note: {f.path}: {f.note}")
+    if d["rejected"]:
+        out.print("see the rejected lines with `obsdb rejects`")
+
+
+def print_rejects(items: Any) -> None:
+    if not items:
+        out.print("no rejects stored")
+        return
+    table = Table(title="rejected lines (newest first)", title_justify="left")
+    for col in ("file:line", "field", "reason", "line"):
+        table.add_column(col, overflow="fold")
+    for r in items:
+        raw = r.raw_line[:160].decode("utf-8", "backslashreplace")
+        table.add_row(f"{r.path}:{r.line_no}", r.field or "-", r.reason, raw)
+    out.print(table)
