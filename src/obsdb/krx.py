@@ -36,9 +36,13 @@ class Session:
 
 @cache
 def _calendar() -> Any:
+    import warnings
+
     import exchange_calendars as xcals
 
-    return xcals.get_calendar("XKRX", start="2000-01-04")
+    with warnings.catch_warnings():  # the library's own pandas deprecations are not ours to show
+        warnings.simplefilter("ignore")
+        return xcals.get_calendar("XKRX", start="2000-01-04")
 
 
 @cache
@@ -51,10 +55,14 @@ def session(day: date) -> Session | None:
         if day.weekday() >= 5:
             return None
         return Session(day, datetime.combine(day, time(9, 0), KST), datetime.combine(day, time(15, 30), KST))
-    if not cal.is_session(label):
-        return None
-    opened = cal.session_open(label).to_pydatetime().astimezone(KST)
-    closed = cal.session_close(label).to_pydatetime().astimezone(KST)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if not cal.is_session(label):
+            return None
+        opened = cal.session_open(label).to_pydatetime().astimezone(KST)
+        closed = cal.session_close(label).to_pydatetime().astimezone(KST)
     return Session(day, opened, closed)
 
 
