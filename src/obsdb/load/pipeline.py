@@ -21,7 +21,7 @@ import psycopg
 from obsdb.db import queries as q
 from obsdb.formats.common import FieldError
 from obsdb.formats.universe import is_symbol_list, symbol_list
-from obsdb.load.files import Found, open_archive
+from obsdb.load.files import ByteStream, Found, open_archive
 from obsdb.load.parse import Parsed, parse_batch
 from obsdb.load.reader import Batch, StreamReader, tail_batch
 from obsdb.load.report import FileReport
@@ -90,6 +90,7 @@ class FileLoader:
         self.dry_run = dry_run
         self.writer = Writer(conn, run_id) if conn is not None and not dry_run else None
         self.progress = progress or (lambda b, n, r: None)
+        self._closing: list[ByteStream] = []  # streams opened for the current file
 
     # --- ledger -----------------------------------------------------------------------------------
     def _unchanged_by_stat(self, found: Found) -> bool:
@@ -150,10 +151,12 @@ class FileLoader:
                         opened.stream.close()
                 opened = open_archive(found.path)  # JSONL (or a .json file that holds JSONL)
                 report.compression = opened.compression
+                self._closing = [opened.stream]
                 try:
                     self._jsonl(found, opened.stream, report, opened.compression)
                 finally:
-                    opened.stream.close()
+                    for stream in self._closing:
+                        stream.close()
                 return
             except StreamMoved:  # another loader advanced this stream meanwhile: look again
                 fresh = FileReport(str(found.path))
@@ -192,12 +195,12 @@ class FileLoader:
         candidates = self._candidates(head_sha)
         best = self._match(reader, candidates)
         known_id = self._path_file_id(found)
-        if best is not None and reader.offset != best.loaded_bytes:
-            stream.close()
-            stream = open_archive(found.path).stream  # a longer candidate did not match: rewind
-            reader = StreamReader(stream)
-            reader.skip(best.loaded_bytes)
         start_bytes = best.loaded_bytes if best else 0
+        if reader.offset != start_bytes:  # hashed past the point to resume from: rewind
+            rewound = open_archive(found.path).stream
+            self._closing.append(rewound)
+            reader = StreamReader(rewound)
+            reader.skip(start_bytes)
         first_line = (best.loaded_lines if best else 0) + 1
         if best is not None:
             file_id: int | None = best.file_id
@@ -207,6 +210,8 @@ class FileLoader:
             report.status = "changed" if candidates or known_id is not None else "new"
             if report.status == "changed":
                 report.note = "content changed (not an append): read again from the start, deduplicated by key"
+                if known_id is not None and file_id is not None and self.conn is not None:
+                    self.conn.execute(q.LEDGER_SUPERSEDE, (file_id, known_id))
         if known_id is not None and best is not None and known_id != best.file_id:
             report.status, report.note = "changed", "this path now holds other content; loaded it as well"
         report.file_id, report.resumed_at_line = file_id, first_line
