@@ -10,7 +10,9 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from typing import Any
+
+from obsdb.load.files import ByteStream
 
 CHUNK = 1 << 20
 MAX_LINE = 64 << 20
@@ -48,7 +50,7 @@ class Batch:
 class StreamReader:
     """Reads complete lines from a decompressed stream, keeping a running SHA-256 of them."""
 
-    def __init__(self, stream: BinaryIO) -> None:
+    def __init__(self, stream: ByteStream) -> None:
         self.stream = stream
         self.hasher: Any = hashlib.sha256()
         self.offset = 0  # bytes consumed and hashed (always at a line boundary once reading lines)
