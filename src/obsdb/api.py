@@ -78,15 +78,19 @@ def migrate(
     settings: Settings | None = None,
     progress: Progress | None = None,
     on_start: Start | None = None,
+    workers: int = 1,
 ) -> RunReport:
-    """Load archives exactly once. With ``dry_run`` parse and validate only, and write nothing."""
-    arguments = {"paths": [str(p) for p in paths], "dry_run": dry_run}
-    with connection(settings, autocommit=True) as (_, conn):
+    """Load archives exactly once. With ``dry_run`` parse and validate only, and write nothing.
+    ``workers`` > 1 loads files in that many processes."""
+    arguments = {"paths": [str(p) for p in paths], "dry_run": dry_run, "workers": workers}
+    with connection(settings, autocommit=True) as (target, conn):
         if dry_run:
-            return load_paths(conn if schema.plan(conn).current_version is not None else None, paths,
-                              dry_run=True, progress=progress, on_start=on_start, arguments=arguments)
+            usable = conn if schema.plan(conn).current_version is not None else None
+            return load_paths(usable, paths, dry_run=True, progress=progress, on_start=on_start,
+                              arguments=arguments, workers=workers, conninfo=target.conninfo)
         ensure_schema(conn)
-        return load_paths(conn, paths, progress=progress, on_start=on_start, arguments=arguments)
+        return load_paths(conn, paths, progress=progress, on_start=on_start, arguments=arguments,
+                          workers=workers, conninfo=target.conninfo)
 
 
 @dataclass(frozen=True)

@@ -95,13 +95,15 @@ def migrate(
     json: JsonOpt = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Parse and validate, report, write nothing.")] = False,
     strict: Annotated[bool, typer.Option("--strict", help="Exit 1 when any line was rejected.")] = False,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Load files in N processes.")] = 1,
 ) -> None:
     """Load archives exactly once: every line is loaded, a duplicate, rejected (with a reason) or skipped."""
     from obsdb.progress import load_progress
 
     targets = paths or [Path("data/observer")]
     with load_progress(json) as progress:
-        report = api.migrate(targets, dry_run=dry_run, progress=progress, on_start=progress.start)
+        report = api.migrate(targets, dry_run=dry_run, progress=progress, on_start=progress.start,
+                             workers=workers)
     if json:
         ui.print_json(report.to_dict())
     else:

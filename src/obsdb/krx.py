@@ -1,15 +1,21 @@
 """KRX market conventions: Korea Standard Time and the trading calendar (exchange-calendars XKRX).
 
-The calendar is loaded lazily (it imports pandas, ~2 s) and every lookup is cached by date, so the
-loader's per-row checks are dictionary lookups.
+Building the XKRX calendar takes about two seconds (pandas, lunar holidays), so its sessions are
+kept in a small cache file keyed by the library's version and the month it was built, and every
+lookup is cached by date: the loader's per-row checks are dictionary lookups and integer compares.
 """
 
 from __future__ import annotations
 
+import os
+import tempfile
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from functools import cache
-from typing import Any
+from importlib.metadata import version
+from pathlib import Path
+
+import orjson
 
 #: KST has no daylight saving: a fixed offset is exact and much faster than a ZoneInfo.
 KST = timezone(timedelta(hours=9), "KST")
@@ -19,6 +25,7 @@ KST = timezone(timedelta(hours=9), "KST")
 PRE_OPEN = timedelta(minutes=30)
 CLOSE_SLACK = timedelta(seconds=30)
 AFTER_HOURS_END = time(18, 0)
+CALENDAR_START = "2000-01-04"
 
 
 @dataclass(frozen=True)
@@ -34,36 +41,61 @@ class Session:
         return self.open.astimezone(KST).time() != time(9, 0)
 
 
-@cache
-def _calendar() -> Any:
+def _cache_file() -> Path:
+    base = os.environ.get("OBSDB_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "obsdb")
+    today = date.today()
+    return Path(base) / f"xkrx-{version('exchange-calendars')}-{today:%Y%m}.json"
+
+
+def _build() -> dict[str, list[int]]:
+    """{ISO date: [open, close] as Unix seconds} for every XKRX session the library knows."""
     import warnings
 
     import exchange_calendars as xcals
 
     with warnings.catch_warnings():  # the library's own pandas deprecations are not ours to show
         warnings.simplefilter("ignore")
-        return xcals.get_calendar("XKRX", start="2000-01-04")
+        cal = xcals.get_calendar("XKRX", start=CALENDAR_START)
+        schedule = cal.schedule
+        return {
+            day.date().isoformat(): [int(o.timestamp()), int(c.timestamp())]
+            for day, o, c in zip(schedule.index, schedule["open"], schedule["close"], strict=True)
+        }
+
+
+@cache
+def _sessions() -> tuple[dict[str, list[int]], str, str]:
+    path = _cache_file()
+    try:
+        table = orjson.loads(path.read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        table = _build()
+        try:  # best effort: a read-only home only costs the two seconds again next time
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as tmp:
+                tmp.write(orjson.dumps(table))
+            os.replace(tmp.name, path)
+        except OSError:
+            pass
+    days = sorted(table)
+    return table, days[0], days[-1]
 
 
 @cache
 def session(day: date) -> Session | None:
     """The regular session of ``day`` (a KST date), or None when KRX does not trade that day."""
-    cal = _calendar()
+    table, first, last = _sessions()
     label = day.isoformat()
-    if label < str(cal.first_session.date()) or label > str(cal.last_session.date()):
+    if label < first or label > last:
         # Outside the library's range: weekdays only, no holiday knowledge (said in the docs).
         if day.weekday() >= 5:
             return None
         return Session(day, datetime.combine(day, time(9, 0), KST), datetime.combine(day, time(15, 30), KST))
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        if not cal.is_session(label):
-            return None
-        opened = cal.session_open(label).to_pydatetime().astimezone(KST)
-        closed = cal.session_close(label).to_pydatetime().astimezone(KST)
-    return Session(day, opened, closed)
+    bounds = table.get(label)
+    if bounds is None:
+        return None
+    return Session(day, datetime.fromtimestamp(bounds[0], KST), datetime.fromtimestamp(bounds[1], KST))
 
 
 def trading_days(start: date, end: date) -> list[date]:
@@ -82,23 +114,31 @@ def kst_date(ts: datetime) -> date:
 
 
 @cache
-def time_class_bounds(day: date) -> tuple[datetime, datetime, datetime] | None:
-    """(auction start, close + slack, after-hours end) for a trading day, else None."""
+def session_seconds(day: date) -> tuple[int, int, int] | None:
+    """Seconds of the KST day: (auction start, close + slack, after-hours end), or None."""
     s = session(day)
     if s is None:
         return None
-    return s.open - PRE_OPEN, s.close + CLOSE_SLACK, datetime.combine(day, AFTER_HOURS_END, KST)
+    midnight = datetime.combine(day, time(0), KST)
+    return (int((s.open - PRE_OPEN - midnight).total_seconds()),
+            int((s.close + CLOSE_SLACK - midnight).total_seconds()),
+            AFTER_HOURS_END.hour * 3600)
 
 
 def time_flag(ts: datetime, day: date) -> str | None:
     """None inside the session (auctions included); else ``after_hours``, ``outside_session`` or
     ``non_trading_day``. ``day`` is the KST date of ``ts`` (callers usually have it already)."""
-    bounds = time_class_bounds(day)
+    bounds = session_seconds(day)
     if bounds is None:
         return "non_trading_day"
+    k = ts if ts.utcoffset() == _NINE_HOURS else ts.astimezone(KST)
+    second = k.hour * 3600 + k.minute * 60 + k.second + (1 if k.microsecond else 0)
     start, close, after_end = bounds
-    if start <= ts <= close:
+    if start <= second <= close:
         return None
-    if close < ts <= after_end:
+    if close < second <= after_end:
         return "after_hours"
     return "outside_session"
+
+
+_NINE_HOURS = timedelta(hours=9)

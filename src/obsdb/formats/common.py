@@ -45,7 +45,7 @@ def kst_day(ts: datetime, text: str) -> date:
     return ts.astimezone(KST).date()
 
 
-_EXCHANGE_CACHE: dict[tuple[date, str], datetime] = {}
+_EXCHANGE_CACHE: dict[date, dict[str, datetime]] = {}
 
 
 def exchange_time(day: date, hhmmss: Any, field: str = "execution_time") -> datetime | None:
@@ -53,10 +53,15 @@ def exchange_time(day: date, hhmmss: Any, field: str = "execution_time") -> date
     86,400 of them). A full ISO timestamp (an older collector wrote those) is taken as it is."""
     if hhmmss is None:
         return None
-    key = (day, hhmmss)
-    hit = _EXCHANGE_CACHE.get(key)
-    if hit is not None:
-        return hit
+    per_day = _EXCHANGE_CACHE.get(day)
+    if per_day is None:
+        if len(_EXCHANGE_CACHE) > 64:
+            _EXCHANGE_CACHE.clear()
+        per_day = _EXCHANGE_CACHE[day] = {}
+    try:
+        return per_day[hhmmss]
+    except (KeyError, TypeError):
+        pass
     if not isinstance(hhmmss, str):
         raise FieldError(field, f"expected HHMMSS text, got {type(hhmmss).__name__}")
     if len(hhmmss) == 6 and hhmmss.isdigit():
@@ -68,9 +73,7 @@ def exchange_time(day: date, hhmmss: Any, field: str = "execution_time") -> date
         return None
     else:
         value = aware(hhmmss, field)
-    if len(_EXCHANGE_CACHE) > 200_000:
-        _EXCHANGE_CACHE.clear()
-    _EXCHANGE_CACHE[key] = value
+    per_day[hhmmss] = value
     return value
 
 

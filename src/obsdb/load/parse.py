@@ -79,6 +79,7 @@ def parse_batch(batch: Batch, file_id: int | None) -> Parsed:
     decode_error = orjson.JSONDecodeError
     ticks: list[tuple[Any, ...]] = []
     tick_index: list[int] = []
+    nul_rows: list[int] = []  # rows whose line holds a \u0000 escape: checked by the full model too
     values: dict[str, list[tuple[int, dict[str, Any]]]] = {}
     first = batch.first_line
     for i, raw in enumerate(batch.lines):
@@ -111,19 +112,26 @@ def parse_batch(batch: Batch, file_id: int | None) -> Parsed:
             out.reject(i, None, f"malformed {shape.name} record: {type(exc).__name__}: {exc}")
             continue
         if shape.table == "scalp_ticks":
+            if b"\\u0000" in raw:
+                nul_rows.append(len(ticks))
             ticks.append(row)
             tick_index.append(i)
         else:
             values.setdefault(str(shape.table), []).append((i, row))
     if ticks:
-        _finish_ticks(out, ticks, tick_index)
+        _finish_ticks(out, ticks, tick_index, nul_rows)
     for table, items in values.items():
         _finish_models(out, table, items)
     return out
 
 
-def _finish_ticks(out: Parsed, rows: list[tuple[Any, ...]], index: list[int]) -> None:
-    errors = validate_rows(ScalpTick, rows)
+def _finish_ticks(out: Parsed, rows: list[tuple[Any, ...]], index: list[int], nul_rows: list[int]) -> None:
+    errors = validate_rows(ScalpTick, rows, nul_free=True)
+    if nul_rows:  # the few lines that could carry a NUL get the NUL check as well
+        seen = {e.index for e in errors}
+        careful = [rows[k] for k in nul_rows]
+        errors += [RowError(nul_rows[e.index], e.column, e.message)
+                   for e in validate_rows(ScalpTick, careful) if nul_rows[e.index] not in seen]
     if errors:
         bad = {e.index for e in errors}
         for e in errors:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import socket
 import time
 from collections.abc import Callable, Sequence
@@ -42,7 +43,8 @@ def ensure_schema(conn: psycopg.Connection[Any]) -> tuple[schema.AppliedMigratio
 
 def load_paths(conn: psycopg.Connection[Any] | None, paths: Sequence[Path], *, dry_run: bool = False,
                progress: Progress | None = None, on_start: Start | None = None,
-               arguments: dict[str, Any] | None = None) -> RunReport:
+               arguments: dict[str, Any] | None = None, workers: int = 1,
+               conninfo: str | None = None) -> RunReport:
     """Load every archive under ``paths`` through ``conn`` (autocommit). ``conn`` None: dry run only."""
     started = time.perf_counter()
     found, ignored = discover(paths)
@@ -53,11 +55,24 @@ def load_paths(conn: psycopg.Connection[Any] | None, paths: Sequence[Path], *, d
         report.run_id = start_run(conn, "migrate", arguments or {}, dry_run)
     loader = FileLoader(conn, report.run_id, dry_run=dry_run, progress=progress)
     status = "failed"
+    # The loader makes millions of short-lived acyclic objects (dicts, tuples, datetimes): the cycle
+    # collector only re-scans them. Off during the load (measured: ~30% of the client's CPU), on after.
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
     try:
-        for f in found:
-            report.files.append(loader.load(f))
+        if workers > 1 and len(found) > 1:
+            from obsdb.load.workers import load_parallel
+
+            report.files = load_parallel(conninfo if conn is not None else None, found,
+                                         min(workers, len(found)), report.run_id, dry_run=dry_run,
+                                         progress=progress)
+        else:
+            for f in found:
+                report.files.append(loader.load(f))
         status = "ok"
     finally:
+        if gc_was_enabled:
+            gc.enable()
         report.seconds = time.perf_counter() - started
         if conn is not None and report.run_id is not None and not conn.closed and not conn.broken:
             totals = report.to_dict()

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Annotated, Any
 
-from pydantic import ConfigDict, TypeAdapter, ValidationError
+from pydantic import AfterValidator, ConfigDict, TypeAdapter, ValidationError
 
 from obsdb.models import TableModel
+from obsdb.models._types import reject_nul
 
 
 @dataclass(frozen=True)
@@ -26,23 +27,34 @@ class RowError:
     message: str
 
 
+def _is_nul_check(meta: Any) -> bool:
+    return isinstance(meta, AfterValidator) and meta.func is reject_nul
+
+
 @cache
-def _batch_adapter(model: type[TableModel]) -> TypeAdapter[list[tuple[Any, ...]]]:
+def _batch_adapter(model: type[TableModel], nul_free: bool) -> TypeAdapter[list[tuple[Any, ...]]]:
+    """The model's column types as one strict tuple type. ``nul_free``: the caller has checked that no
+    input line holds a NUL (the JSON escape ``\\u0000``), so the per-string Python NUL check, the one
+    costly part, can be left out; everything else is checked exactly as the model does."""
     if model.__pydantic_decorators__.model_validators:
         raise TypeError(f"{model.__name__} has model validators: validate whole models instead")
-    types = tuple(Annotated[(f.annotation, *f.metadata)] if f.metadata else f.annotation
-                  for f in model.model_fields.values())
-    return TypeAdapter(list[tuple[types]], config=ConfigDict(strict=True, regex_engine="rust-regex"))  # type: ignore[valid-type]
+    types = []
+    for f in model.model_fields.values():
+        metadata = [m for m in f.metadata if not (nul_free and _is_nul_check(m))]
+        types.append(Annotated[(f.annotation, *metadata)] if metadata else f.annotation)
+    row_type = tuple[tuple(types)]  # type: ignore[misc,valid-type]
+    return TypeAdapter(list[row_type], config=ConfigDict(strict=True, regex_engine="rust-regex"))  # type: ignore[valid-type]
 
 
 def _first_line(message: str) -> str:
     return message.splitlines()[0] if message else message
 
 
-def validate_rows(model: type[TableModel], rows: Sequence[tuple[Any, ...]]) -> list[RowError]:
+def validate_rows(model: type[TableModel], rows: Sequence[tuple[Any, ...]], *,
+                  nul_free: bool = False) -> list[RowError]:
     """Check tuples in ``model.columns()`` order in one call; return the failures (usually none)."""
     try:
-        _batch_adapter(model).validate_python(rows)
+        _batch_adapter(model, nul_free).validate_python(rows)
     except ValidationError as exc:
         columns = model.columns()
         failures: dict[int, RowError] = {}

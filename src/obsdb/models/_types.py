@@ -85,7 +85,7 @@ class PgNumeric:
         )
 
 
-def _reject_nul(value: str) -> str:
+def reject_nul(value: str) -> str:
     if "\x00" in value:
         raise ValueError("text cannot contain NUL (\\x00): PostgreSQL rejects it")
     return value
@@ -98,7 +98,7 @@ def _check_json(value: Any, path: str) -> None:
         if not math.isfinite(value):
             raise ValueError(f"jsonb cannot hold {value} (at {path})")
     elif isinstance(value, str):
-        _reject_nul(value)
+        reject_nul(value)
     elif isinstance(value, list):
         for i, item in enumerate(value):
             _check_json(item, f"{path}[{i}]")
@@ -106,7 +106,7 @@ def _check_json(value: Any, path: str) -> None:
         for key, item in value.items():
             if not isinstance(key, str):
                 raise ValueError(f"jsonb object keys must be str, got {type(key).__name__} (at {path})")
-            _reject_nul(key)
+            reject_nul(key)
             _check_json(item, f"{path}.{key}")
     else:
         raise ValueError(f"jsonb holds JSON values only, not {type(value).__name__} (at {path})")
@@ -131,8 +131,8 @@ Count32 = Annotated[int, Field(strict=True, ge=0, le=INT32_MAX)]
 PositiveInt32 = Annotated[int, Field(strict=True, gt=0, le=INT32_MAX)]
 
 # --- text ------------------------------------------------------------------------------------------
-Text = Annotated[str, AfterValidator(_reject_nul)]
-NonEmptyText = Annotated[str, StringConstraints(min_length=1), AfterValidator(_reject_nul)]
+Text = Annotated[str, AfterValidator(reject_nul)]
+NonEmptyText = Annotated[str, StringConstraints(min_length=1), AfterValidator(reject_nul)]
 Symbol = NonEmptyText
 """A symbol code: any non-empty text. The 6-character KRX rule is the loader's to apply and flag."""
 QualityFlag = Annotated[str, StringConstraints(pattern=QUALITY_FLAG_PATTERN)]

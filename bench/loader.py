@@ -1,0 +1,161 @@
+"""Loader benchmark: `obsdb migrate` against a raw COPY of the same rows into an identical table.
+
+    make bench                      # 2,000,000 lines
+    .venv/bin/python -m bench.loader --lines 500000 --keep
+
+It writes production-shaped nested ticks (shape A: 40 symbols at about 2 Hz each, hourly files over
+several trading days) under bench/out/, loads them with `obsdb migrate` into a fresh database, then
+exports the loaded rows and COPYs them (binary, the fastest raw path) into an empty table made
+LIKE scalp_ticks with the same partitions and keys. Both rates and their ratio are printed.
+The database is DATABASE_URL's server when set, else the embedded one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import subprocess
+import sys
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import orjson
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+KST = timezone(timedelta(hours=9))
+OUT = Path(__file__).resolve().parent / "out"
+DAYS = [datetime(2026, 2, d, tzinfo=KST) for d in (2, 3, 4, 5, 6, 9, 10, 11, 12, 13)]
+
+
+def generate(lines: int, out: Path, symbols: int = 40, seed: int = 7) -> int:
+    """Shape A ticks, hour files like data/assets/scalp/YYYYMMDD_HH.jsonl. Returns bytes written."""
+    rng = random.Random(seed)
+    codes = [f"{rng.randrange(1, 999_999):06d}" for _ in range(symbols)]
+    price = {c: rng.randrange(1_000, 200_000) // 10 * 10 for c in codes}
+    out.mkdir(parents=True, exist_ok=True)
+    per_day = max(1, lines // len(DAYS))
+    written = total = 0
+    dumps = orjson.dumps
+    for day in DAYS:
+        if written >= lines:
+            break
+        n = min(per_day, lines - written) if day != DAYS[-1] else lines - written
+        step = timedelta(seconds=6.5 * 3600 / n)  # spread over the session
+        t = day.replace(hour=9)
+        cum = dict.fromkeys(codes, 0)
+        files: dict[int, list[bytes]] = {}
+        for i in range(n):
+            t += step
+            code = codes[i % symbols]
+            p = max(100, price[code] + rng.choice((-10, 0, 0, 10)))
+            price[code] = p
+            cum[code] += rng.randrange(1, 500)
+            rec = {"timestamp": t.isoformat(), "symbol": code, "execution_time": t.strftime("%H%M%S"),
+                   "price": {"current": p, "open": p - 500, "high": p + 1000, "low": max(1, p - 1000),
+                             "change_rate": 1.23},
+                   "volume": {"accumulated": cum[code], "trade_value": cum[code] * p},
+                   "bid_ask": {"ask_price": p + 10, "bid_price": p}, "source": "websocket",
+                   "session_id": "observer-6f1c2d9e-bench"}
+            files.setdefault(t.hour, []).append(dumps(rec))
+        for hour, recs in files.items():
+            path = out / f"{day:%Y%m%d}_{hour:02d}.jsonl"
+            data = b"\n".join(recs) + b"\n"
+            path.write_bytes(data)
+            total += len(data)
+        written += n
+    return total
+
+
+def admin_url() -> tuple[str, object | None]:
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        return url, None
+    from obsdb.db.embedded import acquire
+
+    server = acquire(Path(os.environ.get("OBSDB_PGDATA", ".obsdb/pgdata")))
+    return server.conninfo("postgres"), server
+
+
+def with_db(url: str, name: str) -> str:
+    params = conninfo_to_dict(url)
+    params["dbname"] = name
+    return make_conninfo("", **params)
+
+
+def raw_copy_rate(url: str) -> tuple[int, float]:
+    """Export scalp_ticks, then COPY it into an identical empty table; time only the COPY in."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE bench_raw (LIKE scalp_ticks INCLUDING ALL) PARTITION BY RANGE (event_time)")
+        parts = conn.execute(
+            "SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i "
+            "JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'scalp_ticks'::regclass").fetchall()
+        for name, bound in parts:
+            conn.execute(sql.SQL("CREATE TABLE {} PARTITION OF bench_raw {}").format(
+                sql.Identifier("bench_raw_" + name), sql.SQL(bound)))
+        data = bytearray()
+        with conn.cursor().copy("COPY (SELECT * FROM scalp_ticks) TO STDOUT (FORMAT BINARY)") as copy:
+            for chunk in copy:
+                data += chunk
+        rows = conn.execute("SELECT count(*) FROM scalp_ticks").fetchone()[0]  # type: ignore[index]
+        view = memoryview(data)
+        started = time.perf_counter()
+        with conn.cursor().copy("COPY bench_raw FROM STDIN (FORMAT BINARY)") as copy:
+            for i in range(0, len(view), 1 << 20):
+                copy.write(view[i:i + (1 << 20)])
+        return int(rows), time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--lines", type=int, default=2_000_000)
+    parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument("--workers", type=int, default=1)
+    args = parser.parse_args()
+    out = OUT / f"ticks-{args.lines}"
+    if not out.exists():
+        t = time.perf_counter()
+        size = generate(args.lines, out)
+        print(f"generated {args.lines:,} lines ({size / 1e6:.0f} MB) in {time.perf_counter() - t:.1f} s")
+    admin, server = admin_url()
+    name = f"obsdb_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    url = with_db(admin, name)
+    try:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("DB_")}
+        env["DATABASE_URL"] = url
+        subprocess.run([sys.executable, "-m", "obsdb", "init"], env=env, check=True, capture_output=True)
+        cmd = [sys.executable, "-m", "obsdb", "migrate", str(out), "--json"]
+        if args.workers > 1:
+            cmd += ["--workers", str(args.workers)]
+        started = time.perf_counter()
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+        wall = time.perf_counter() - started
+        if proc.returncode != 0:
+            sys.exit(f"obsdb migrate failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
+        report = orjson.loads(proc.stdout)
+        loaded = report["rows_loaded"]
+        rows, copy_s = raw_copy_rate(url)
+        assert rows == loaded == args.lines, (rows, loaded, args.lines)
+        migrate_rate = loaded / wall
+        copy_rate = rows / copy_s
+        print(f"obsdb migrate : {loaded:,} rows in {wall:.2f} s = {migrate_rate:,.0f} rows/s "
+              f"(whole command; {report['seconds']:.2f} s inside the load)")
+        print(f"raw COPY      : {rows:,} rows in {copy_s:.2f} s = {copy_rate:,.0f} rows/s (binary, same table shape)")
+        print(f"ratio         : {migrate_rate / copy_rate:.2f} (inside the load: "
+              f"{loaded / report['seconds'] / copy_rate:.2f})")
+    finally:
+        if not args.keep:
+            with psycopg.connect(admin, autocommit=True) as conn:
+                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        if server is not None:
+            server.release()  # type: ignore[attr-defined]
+
+
+if __name__ == "__main__":
+    main()
