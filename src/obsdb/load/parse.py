@@ -11,15 +11,13 @@ from psycopg.types.json import Jsonb
 
 from obsdb.formats.common import FieldError
 from obsdb.formats.recognize import describe_unknown, recognize
-from obsdb.formats.ticks import TICK_FIELDS
+from obsdb.formats.ticks import DENSE_COLUMNS, TICK_FIELDS
 from obsdb.load.reader import Batch, OversizedLine
 from obsdb.load.validate import RowError, validate_model, validate_rows
 from obsdb.models import ScalpTick, model_for
 
 BOM = b"\xef\xbb\xbf"
-_TICK_SHAPE = ScalpTick.columns().index("record_shape")
-_TICK_FLAG = ScalpTick.columns().index("quality_flag")
-_TICK_EXTRA = ScalpTick.columns().index("extra")
+DENSE_SIZE = len(DENSE_COLUMNS)
 
 
 @dataclass
@@ -38,6 +36,8 @@ class Parsed:
     batch: Batch
     rows: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)
     index: dict[str, list[int]] = field(default_factory=dict)
+    #: the columns of ``rows[key]`` when not the table's insert columns ("<table>.<layout>" keys)
+    columns: dict[str, tuple[str, ...]] = field(default_factory=dict)
     rejects: list[Reject] = field(default_factory=list)
     skipped: Counter[str] = field(default_factory=Counter)
     flagged: Counter[str] = field(default_factory=Counter)
@@ -77,9 +77,8 @@ def parse_batch(batch: Batch, file_id: int | None) -> Parsed:
     out = Parsed(batch)
     loads = orjson.loads
     decode_error = orjson.JSONDecodeError
-    ticks: list[tuple[Any, ...]] = []
-    tick_index: list[int] = []
-    nul_rows: list[int] = []  # rows whose line holds a \u0000 escape: checked by the full model too
+    full = _TickGroup("scalp_ticks", ScalpTick.columns())
+    dense = _TickGroup("scalp_ticks.dense", DENSE_COLUMNS)
     values: dict[str, list[tuple[int, dict[str, Any]]]] = {}
     first = batch.first_line
     for i, raw in enumerate(batch.lines):
@@ -112,45 +111,61 @@ def parse_batch(batch: Batch, file_id: int | None) -> Parsed:
             out.reject(i, None, f"malformed {shape.name} record: {type(exc).__name__}: {exc}")
             continue
         if shape.table == "scalp_ticks":
-            if b"\\u0000" in raw:
-                nul_rows.append(len(ticks))
-            ticks.append(row)
-            tick_index.append(i)
+            (dense if len(row) == DENSE_SIZE else full).add(row, i, raw)
         else:
             values.setdefault(str(shape.table), []).append((i, row))
-    if ticks:
-        _finish_ticks(out, ticks, tick_index, nul_rows)
+    full.finish(out)
+    dense.finish(out)
     for table, items in values.items():
         _finish_models(out, table, items)
     return out
 
 
-def _finish_ticks(out: Parsed, rows: list[tuple[Any, ...]], index: list[int], nul_rows: list[int]) -> None:
-    errors = validate_rows(ScalpTick, rows, nul_free=True)
-    if nul_rows:  # the few lines that could carry a NUL get the NUL check as well
-        seen = {e.index for e in errors}
-        careful = [rows[k] for k in nul_rows]
-        errors += [RowError(nul_rows[e.index], e.column, e.message)
-                   for e in validate_rows(ScalpTick, careful) if nul_rows[e.index] not in seen]
-    if errors:
-        bad = {e.index for e in errors}
-        for e in errors:
-            fields = TICK_FIELDS.get(rows[e.index][_TICK_SHAPE], TICK_FIELDS["A"]) if isinstance(
-                rows[e.index][_TICK_SHAPE], str) else TICK_FIELDS["A"]
-            name = fields.get(e.column or "", e.column)
-            out.reject(index[e.index], name, e.message)
-        keep = [k for k in range(len(rows)) if k not in bad]
-        rows = [rows[k] for k in keep]
-        index = [index[k] for k in keep]
-    flagged = out.flagged
-    for k, row in enumerate(rows):
-        flag = row[_TICK_FLAG]
-        if flag != "normal":
-            flagged.update(flag.split(","))
-        if row[_TICK_EXTRA] is not None:
-            rows[k] = (*row[:_TICK_EXTRA], Jsonb(row[_TICK_EXTRA]), *row[_TICK_EXTRA + 1:])
-    out.rows["scalp_ticks"] = rows
-    out.index["scalp_ticks"] = index
+class _TickGroup:
+    """Tick rows of one layout (all columns, or the production tick's dense columns)."""
+
+    def __init__(self, key: str, columns: tuple[str, ...]) -> None:
+        self.key, self.columns = key, columns
+        self.rows: list[tuple[Any, ...]] = []
+        self.index: list[int] = []
+        self.nul_rows: list[int] = []  # rows whose line holds a \u0000 escape: get the NUL check too
+        self.shape_at = columns.index("record_shape")
+        self.flag_at = columns.index("quality_flag")
+        self.extra_at = columns.index("extra") if "extra" in columns else None
+
+    def add(self, row: tuple[Any, ...], i: int, raw: bytes) -> None:
+        if b"\\u0000" in raw:
+            self.nul_rows.append(len(self.rows))
+        self.rows.append(row)
+        self.index.append(i)
+
+    def finish(self, out: Parsed) -> None:
+        rows, index = self.rows, self.index
+        errors = validate_rows(ScalpTick, rows, nul_free=True, columns=self.columns)
+        if self.nul_rows:
+            seen = {e.index for e in errors}
+            careful = [rows[k] for k in self.nul_rows]
+            errors += [RowError(self.nul_rows[e.index], e.column, e.message)
+                       for e in validate_rows(ScalpTick, careful, columns=self.columns)
+                       if self.nul_rows[e.index] not in seen]
+        if errors:
+            bad = {e.index for e in errors}
+            for e in errors:
+                shape = rows[e.index][self.shape_at]
+                fields = TICK_FIELDS.get(shape if isinstance(shape, str) else "A", TICK_FIELDS["A"])
+                out.reject(index[e.index], fields.get(e.column or "", e.column), e.message)
+            keep = [k for k in range(len(rows)) if k not in bad]
+            rows = [rows[k] for k in keep]
+            index = [index[k] for k in keep]
+        flagged, flag_at, extra_at = out.flagged, self.flag_at, self.extra_at
+        for k, row in enumerate(rows):
+            flag = row[flag_at]
+            if flag != "normal":
+                flagged.update(flag.split(","))
+            if extra_at is not None and row[extra_at] is not None:
+                rows[k] = (*row[:extra_at], Jsonb(row[extra_at]), *row[extra_at + 1:])
+        if rows:
+            out.rows[self.key], out.index[self.key], out.columns[self.key] = rows, index, self.columns
 
 
 def _finish_models(out: Parsed, table: str, items: list[tuple[int, dict[str, Any]]]) -> None:

@@ -32,14 +32,16 @@ def _is_nul_check(meta: Any) -> bool:
 
 
 @cache
-def _batch_adapter(model: type[TableModel], nul_free: bool) -> TypeAdapter[list[tuple[Any, ...]]]:
+def _batch_adapter(model: type[TableModel], nul_free: bool,
+                   columns: tuple[str, ...] | None) -> TypeAdapter[list[tuple[Any, ...]]]:
     """The model's column types as one strict tuple type. ``nul_free``: the caller has checked that no
     input line holds a NUL (the JSON escape ``\\u0000``), so the per-string Python NUL check, the one
     costly part, can be left out; everything else is checked exactly as the model does."""
     if model.__pydantic_decorators__.model_validators:
         raise TypeError(f"{model.__name__} has model validators: validate whole models instead")
     types = []
-    for f in model.model_fields.values():
+    for name in columns or model.columns():
+        f = model.model_fields[name]
         metadata = [m for m in f.metadata if not (nul_free and _is_nul_check(m))]
         types.append(Annotated[(f.annotation, *metadata)] if metadata else f.annotation)
     row_type = tuple[tuple(types)]  # type: ignore[misc,valid-type]
@@ -50,13 +52,14 @@ def _first_line(message: str) -> str:
     return message.splitlines()[0] if message else message
 
 
-def validate_rows(model: type[TableModel], rows: Sequence[tuple[Any, ...]], *,
-                  nul_free: bool = False) -> list[RowError]:
-    """Check tuples in ``model.columns()`` order in one call; return the failures (usually none)."""
+def validate_rows(model: type[TableModel], rows: Sequence[tuple[Any, ...]], *, nul_free: bool = False,
+                  columns: tuple[str, ...] | None = None) -> list[RowError]:
+    """Check tuples of ``columns`` (default: all, in table order) in one call; return the failures.
+    Columns left out must be ones the model lets be None (the database stores NULL there)."""
     try:
-        _batch_adapter(model, nul_free).validate_python(rows)
+        _batch_adapter(model, nul_free, columns).validate_python(rows)
     except ValidationError as exc:
-        columns = model.columns()
+        columns = columns or model.columns()
         failures: dict[int, RowError] = {}
         for err in exc.errors(include_url=False):
             loc = err["loc"]

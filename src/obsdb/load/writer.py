@@ -30,6 +30,16 @@ TABLE_ORDER = (*_UNIVERSE, *(m.__table__ for m in ALL_MODELS if m.__table__ not 
 _TICK_TIME = ScalpTick.columns().index("event_time")
 
 
+def _order(key: str) -> int:
+    return TABLE_ORDER.index(key.partition(".")[0])
+
+
+def _columns(parsed: Parsed, key: str) -> tuple[str, ...]:
+    table = key.partition(".")[0]
+    return parsed.columns.get(key) or (ScalpTick.columns() if table == "scalp_ticks" else
+                                       model_for(table).insert_columns())
+
+
 class StreamMoved(Exception):
     """Another loader advanced this stream's ledger entry since we read it: start the file again."""
 
@@ -99,8 +109,7 @@ class Writer:
         self.conn.execute(sql.SQL(q.STAGE_CLEAR).format(stage=stage))
         return int(row[0]) if row else 0
 
-    def _insert_ticks(self, rows: Sequence[tuple[Any, ...]], out: Written) -> int:
-        columns = ScalpTick.columns()
+    def _insert_ticks(self, columns: Sequence[str], rows: Sequence[tuple[Any, ...]], out: Written) -> int:
         lo, hi = self._ensure_partitions(rows)
         symbols = list({r[0] for r in rows})
         overlap = self.conn.execute(q.TICKS_OVERLAP, (symbols, lo, hi)).fetchone()
@@ -114,19 +123,21 @@ class Writer:
                 pass  # a duplicate inside the batch, or a concurrent loader: deduplicate instead
         return self._staged_insert("scalp_ticks", columns, rows)
 
-    def _insert_table(self, table: str, rows: Sequence[tuple[Any, ...]], out: Written) -> int:
+    def _insert_table(self, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]],
+                      out: Written) -> int:
         if table == "scalp_ticks":
-            return self._insert_ticks(rows, out)
-        return self._staged_insert(table, model_for(table).insert_columns(), rows)
+            return self._insert_ticks(columns, rows, out)
+        return self._staged_insert(table, columns, rows)
 
-    def _row_by_row(self, parsed: Parsed, table: str, out: Written) -> int:
+    def _row_by_row(self, parsed: Parsed, key: str, out: Written) -> int:
         """The server refused the batch: insert rows one at a time to find and reject the bad ones."""
-        columns = ScalpTick.columns() if table == "scalp_ticks" else model_for(table).insert_columns()
+        table = key.partition(".")[0]
+        columns = _columns(parsed, key)
         query = sql.SQL(q.INSERT_ONE).format(
             target=sql.Identifier(table), cols=sql.SQL(", ").join(map(sql.Identifier, columns)),
             values=sql.SQL(", ").join(sql.Placeholder() * len(columns)))
         inserted = 0
-        for row, i in zip(parsed.rows[table], parsed.index[table], strict=True):
+        for row, i in zip(parsed.rows[key], parsed.index[key], strict=True):
             try:
                 with self.conn.transaction():
                     if table == "scalp_ticks":
@@ -156,16 +167,15 @@ class Writer:
     def _write(self, parsed: Parsed, out: Written, *, file_id: int, path: str, start_bytes: int,
                rejects_path: str) -> Written:
         with self.conn.transaction():
-            for table in TABLE_ORDER:
-                rows = parsed.rows.get(table)
-                if not rows:
-                    continue
+            for key in sorted(parsed.rows, key=_order):
+                rows = parsed.rows[key]
+                table = key.partition(".")[0]
                 try:
                     with self.conn.transaction():
-                        inserted = self._insert_table(table, rows, out)
+                        inserted = self._insert_table(table, _columns(parsed, key), rows, out)
                 except (psycopg.errors.IntegrityError, psycopg.errors.DataError):
                     self._months.clear()
-                    inserted = self._row_by_row(parsed, table, out)
+                    inserted = self._row_by_row(parsed, key, out)
                 out.inserted[table] += inserted
                 out.duplicates += len(rows) - inserted
             rejects = parsed.rejects + out.late_rejects
