@@ -47,5 +47,11 @@ lint: install-test
 typecheck: install-test
 	$(PY) -m mypy
 
+## make bench: the loader against a raw COPY of the same rows (not part of make test).
+LINES ?= 2000000
+WORKERS ?= 1
+bench: install
+	$(PY) -m bench.loader --lines $(LINES) --workers $(WORKERS)
+
 clean:
 	rm -rf $(VENV) .obsdb .pytest_cache .mypy_cache .ruff_cache

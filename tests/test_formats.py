@@ -3,6 +3,7 @@ content, and bad values never raise anything but a field error."""
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -78,10 +79,8 @@ def test_extraction_raises_only_field_errors(record: dict[str, Any]) -> None:
     shape = recognize(record)
     if shape is None or shape.extract is None:
         return
-    try:
+    with contextlib.suppress(FieldError):
         shape.extract(record, None, 1)
-    except FieldError:
-        pass
 
 
 def test_naive_time_is_a_field_error_naming_the_field() -> None:

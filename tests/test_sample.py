@@ -21,6 +21,10 @@ from obsdb.sample import SampleManifest, write_sample_archive
 KST = timezone(timedelta(hours=9))
 SHAPES = {"A", "B", "B_old", "B_mismapped", "C", "C_z_kst", "D", "E", "F", "F_utc", "F_flat", "F_mock"}
 SHAPES |= {"G", "G_doc", "H_slot", "H_overflow", "H_pattern"}
+PORTFOLIO = {"P_policy", "P_weight", "P_snapshot", "P_position", "P_plan", "P_order", "P_execution"}
+ANALYSIS = {"X_threshold", "X_signal"}
+RECORDS = PORTFOLIO | ANALYSIS
+SHAPES |= RECORDS
 FAULTS = {"bad_json", "bad_naive_time", "bad_missing_field", "bad_type", "blank", "incomplete_tail"}
 TIME_KEYS = {"timestamp", "ts", "event_time", "bar_time", "last_update", "detected_at"}
 TIME_KEYS |= {"gap_start_ts", "gap_end_ts"}
@@ -73,7 +77,17 @@ def _aware(value: str) -> bool:
     return datetime.fromisoformat(value).tzinfo is not None
 
 
+#: obsdb's own records, by a key (or keys) only that record has; checked before the market shapes.
+_RECORD_KEYS = [({"execution_id"}, "P_execution"), ({"order_id"}, "P_order"), ({"plan_id"}, "P_plan"),
+                ({"valid_from"}, "P_policy"), ({"policy_id", "weight"}, "P_weight"),
+                ({"snapshot_time", "quantity"}, "P_position"), ({"snapshot_time"}, "P_snapshot"),
+                ({"metric"}, "X_threshold"), ({"signal_type"}, "X_signal")]  # fmt: skip
+
+
 def _shape(rec: dict[str, Any], known: set[str]) -> str:
+    for keys, shape in _RECORD_KEYS:
+        if keys <= rec.keys():
+            return shape
     for key, shape in [("snapshot", "H_pattern"), ("slot_id", "H_slot"), ("trigger_type", "H_overflow"),
                        ("track_type", "G"), ("gap_start_ts", "G_doc"), ("coverage_ratio", "E"),
                        ("schema_version", "F_flat")]:  # fmt: skip

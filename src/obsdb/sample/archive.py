@@ -2,7 +2,8 @@
 
 Days: 2026-01-26 (older test data), 01-27 (early collector, mis-mapped ticks), 01-28/29
 (documented and mock formats), Fri 01-30 and Mon 02-02 (production), and the weekend between them
-(swing polls repeating Friday). The manifest says what was written, so tests of the loader can
+(swing polls repeating Friday). Monday also has obsdb's own portfolio and analysis records
+(``portfolio/``, ``analysis/``). The manifest says what was written, so tests of the loader can
 compare what it loaded with what is there.
 """
 
@@ -16,7 +17,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from types import MappingProxyType
 
-from obsdb.sample import misc
+from obsdb.sample import misc, records
 from obsdb.sample.files import PlannedFile, Record, dumps, gzip_bytes, zstd_bytes
 from obsdb.sample.market import SYMBOLS, Day, DayPlan, Span, Trade, Window, kst, simulate
 from obsdb.sample.swing import shape_f, shape_f_flat, shape_f_mock, sweeps
@@ -291,6 +292,16 @@ def _monday(b: _Builder, mon: Day) -> None:
     b.lists["universe/20260202_kr_stocks.json"] = misc.symbol_list(MON, CODES + OVERFLOW_CODES)
 
 
+def _records(b: _Builder, mon: Day) -> None:
+    """obsdb's own JSONL formats: a portfolio rebalance cycle and analysis signals (parents first)."""
+    pf = b.file("portfolio/20260202_portfolio.jsonl")
+    for shape, rec in records.portfolio(mon, b.rng("portfolio")):
+        pf.add(shape, rec)
+    pf = b.file("analysis/20260202_signals.jsonl")
+    for shape, rec in records.analysis(mon, CODES):
+        pf.add(shape, rec)
+
+
 def write_sample_archive(root: Path, *, seed: int = 20260202, scale: int = 1) -> SampleManifest:
     """Write a deterministic sample archive under ``root`` (same seed and scale: same bytes).
 
@@ -308,6 +319,7 @@ def write_sample_archive(root: Path, *, seed: int = 20260202, scale: int = 1) ->
     _friday(b, fri)
     _weekend(b, fri)
     _monday(b, mon)
+    _records(b, mon)
 
     rendered = {rel: pf.render() for rel, pf in b.files.items()}
     blobs = dict(rendered)
