@@ -49,9 +49,8 @@ typecheck: install-test
 
 ## make bench: the loader against a raw COPY of the same rows (not part of make test).
 LINES ?= 2000000
-WORKERS ?= 1
 bench: install
-	$(PY) -m bench.loader --lines $(LINES) --workers $(WORKERS)
+	$(PY) -m bench.loader --lines $(LINES) $(if $(WORKERS),--workers $(WORKERS))
 
 clean:
 	rm -rf $(VENV) .obsdb .pytest_cache .mypy_cache .ruff_cache

@@ -114,7 +114,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lines", type=int, default=2_000_000)
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
-    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=None,
+                        help="passed to obsdb migrate (default: obsdb's own, one per core up to 4)")
     args = parser.parse_args()
     out = OUT / f"ticks-{args.lines}"
     if not out.exists():
@@ -131,7 +132,7 @@ def main() -> None:
         env["DATABASE_URL"] = url
         subprocess.run([sys.executable, "-m", "obsdb", "init"], env=env, check=True, capture_output=True)
         cmd = [sys.executable, "-m", "obsdb", "migrate", str(out), "--json"]
-        if args.workers > 1:
+        if args.workers:
             cmd += ["--workers", str(args.workers)]
         started = time.perf_counter()
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
@@ -144,6 +145,9 @@ def main() -> None:
         assert rows == loaded == args.lines, (rows, loaded, args.lines)
         migrate_rate = loaded / wall
         copy_rate = rows / copy_s
+        from obsdb.load.workers import default_workers
+
+        print(f"workers       : {args.workers or default_workers()} ({os.cpu_count()} cores)")
         print(f"obsdb migrate : {loaded:,} rows in {wall:.2f} s = {migrate_rate:,.0f} rows/s "
               f"(whole command; {report['seconds']:.2f} s inside the load)")
         print(f"raw COPY      : {rows:,} rows in {copy_s:.2f} s = {copy_rate:,.0f} rows/s (binary, same table shape)")

@@ -84,3 +84,22 @@ def test_summary_is_printed_without_a_terminal(db: str, tmp_path: Path) -> None:
     proc = run_obsdb("migrate", str(_archive(tmp_path)), env=obsdb_env(db))
     assert "7 lines read = 3 loaded + 1 duplicate + 1 rejected + 2 skipped" in proc.stdout
     assert "\r" not in proc.stderr  # no progress bar in a pipe
+
+
+TABLE_SUMMARY = ("SELECT (SELECT count(*) FROM scalp_ticks), (SELECT count(*) FROM swing_snapshots), "
+                 "(SELECT count(*) FROM scalp_gaps), (SELECT count(*) FROM obsdb_rejects), "
+                 "(SELECT md5(string_agg(symbol || event_time::text, ',' ORDER BY symbol, event_time)) "
+                 "FROM scalp_ticks)")
+
+
+def test_workers_end_in_the_same_state_as_one_process(db: str, empty_db: str, tmp_path: Path) -> None:
+    from obsdb.sample import write_sample_archive
+
+    write_sample_archive(tmp_path / "observer")
+    one = run_obsdb("migrate", str(tmp_path / "observer"), "--workers", "1", "--json", env=obsdb_env(db))
+    three = run_obsdb("migrate", str(tmp_path / "observer"), "--workers", "3", "--json", env=obsdb_env(empty_db))
+    assert one.returncode == three.returncode == 0, three.stderr
+    a, b = orjson.loads(one.stdout), orjson.loads(three.stdout)
+    assert [(f["path"], f["status"], f["loaded"], f["rejected"]) for f in a["per_file"]] == \
+        [(f["path"], f["status"], f["loaded"], f["rejected"]) for f in b["per_file"]]
+    assert query(db, TABLE_SUMMARY) == query(empty_db, TABLE_SUMMARY)

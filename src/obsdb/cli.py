@@ -17,6 +17,7 @@ from obsdb.config import load_settings
 from obsdb.db import connect as dbc
 from obsdb.errors import ObsdbError
 from obsdb.load.report import RunReport
+from obsdb.load.workers import default_workers
 
 EXIT_STRICT_REJECTS = 1
 EXIT_FILE_ERRORS = 5
@@ -95,7 +96,8 @@ def migrate(
     json: JsonOpt = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Parse and validate, report, write nothing.")] = False,
     strict: Annotated[bool, typer.Option("--strict", help="Exit 1 when any line was rejected.")] = False,
-    workers: Annotated[int, typer.Option("--workers", min=1, help="Load files in N processes.")] = 1,
+    workers: Annotated[int | None, typer.Option(
+        "--workers", min=1, help="Load files in N processes (default: one per core, up to 4).")] = None,
 ) -> None:
     """Load archives exactly once: every line is loaded, a duplicate, rejected (with a reason) or skipped."""
     from obsdb.progress import load_progress
@@ -103,7 +105,7 @@ def migrate(
     targets = paths or [Path("data/observer")]
     with load_progress(json) as progress:
         report = api.migrate(targets, dry_run=dry_run, progress=progress, on_start=progress.start,
-                             workers=workers)
+                             workers=workers or default_workers())
     if json:
         ui.print_json(report.to_dict())
     else:

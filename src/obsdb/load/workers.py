@@ -8,7 +8,9 @@ exactly-once rules are the same as with one process. Progress comes back through
 from __future__ import annotations
 
 import gc
+import hashlib
 import multiprocessing as mp
+import os
 import queue
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -17,8 +19,9 @@ from typing import Any
 import psycopg
 
 from obsdb.errors import DatabaseUnavailable
-from obsdb.load.files import Found
+from obsdb.load.files import Found, open_archive
 from obsdb.load.pipeline import FileLoader, Progress
+from obsdb.load.reader import StreamReader
 from obsdb.load.report import FileReport
 
 _worker: dict[str, Any] = {}
@@ -31,12 +34,43 @@ def _init(conninfo: str | None, run_id: int | None, dry_run: bool, progress: Any
                                    progress=lambda b, n, r: progress.put((b, n, r)))
 
 
-def _load(found: Found) -> FileReport:
+def _load(group: list[Found]) -> list[FileReport]:
+    reports: list[FileReport] = []
+    for found in group:
+        try:
+            reports.append(_worker["loader"].load(found))
+        except psycopg.OperationalError as exc:  # psycopg errors do not cross processes well: say it plainly
+            raise DatabaseUnavailable(f"lost PostgreSQL while loading {found.path}: {str(exc).strip()}") from None
+    return reports
+
+
+def _head_key(found: Found) -> str:
+    """Files that start with the same line may hold the same content: one worker takes them all, in
+    path order, so which one is the `copy` does not depend on which worker was quicker."""
+    if found.error:
+        return f"path:{found.path}"
     try:
-        report: FileReport = _worker["loader"].load(found)
-        return report
-    except psycopg.OperationalError as exc:  # psycopg errors do not cross processes well: say it plainly
-        raise DatabaseUnavailable(f"lost PostgreSQL while loading {found.path}: {str(exc).strip()}") from None
+        opened = open_archive(found.path)
+        try:
+            head = StreamReader(opened.stream).head()
+        finally:
+            opened.stream.close()
+    except (OSError, EOFError, ValueError):
+        return f"path:{found.path}"  # the loader will report the problem
+    return "head:" + hashlib.sha256(head).hexdigest() if head else f"path:{found.path}"
+
+
+def group_files(files: Sequence[Found]) -> list[list[Found]]:
+    """Files grouped by first line, each group in path order; biggest groups first."""
+    groups: dict[str, list[Found]] = {}
+    for f in files:
+        groups.setdefault(_head_key(f), []).append(f)
+    return sorted(groups.values(), key=lambda g: -sum(f.size for f in g))
+
+
+def default_workers() -> int:
+    """As many as the machine has cores, up to 4: the server needs cores too."""
+    return max(1, min(4, os.cpu_count() or 1))
 
 
 def load_parallel(conninfo: str | None, files: Sequence[Found], workers: int, run_id: int | None, *,
@@ -48,17 +82,16 @@ def load_parallel(conninfo: str | None, files: Sequence[Found], workers: int, ru
     with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init,
                              initargs=(conninfo, run_id, dry_run, updates)) as pool:
         # Biggest first keeps the workers busy to the end; reports are put back in path order.
-        order = sorted(range(len(files)), key=lambda i: -files[i].size)
-        futures: dict[Future[FileReport], int] = {pool.submit(_load, files[i]): i for i in order}
-        pending = set(futures)
+        futures = [pool.submit(_load, group) for group in group_files(files)]
+        pending: set[Future[list[FileReport]]] = set(futures)
         while pending:
             done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
             _drain(updates, progress)
             for fut in done:
                 fut.result()  # raise the first failure now, with the others cancelled by the pool
         _drain(updates, progress)
-        by_index = {futures[f]: f.result() for f in futures}
-        reports = [by_index[i] for i in range(len(files))]
+        by_path = {r.path: r for fut in futures for r in fut.result()}
+        reports = [by_path[str(f.path)] for f in files]
     return reports
 
 
