@@ -68,3 +68,36 @@ def test_sigkill_mid_load_then_rerun_equals_a_clean_run(db: str, tmp_path: Path,
     finally:
         with psycopg.connect(admin_conninfo, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(clean_name)))
+
+
+def _children_of(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def test_sigkilled_migrate_leaves_no_worker_behind(db: str, tmp_path: Path) -> None:
+    archive = tmp_path / "archive"
+    generate(60_000, archive, symbols=8)
+    proc = subprocess.Popen([sys.executable, "-m", "obsdb", "migrate", str(archive), "--workers", "2"],
+                            env=obsdb_env(db), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    workers: list[int] = []
+    while time.monotonic() < deadline and len(workers) < 2 and proc.poll() is None:
+        workers = _children_of(proc.pid)
+        time.sleep(0.02)
+    assert len(workers) >= 2, "the workers did not start"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(Path(f"/proc/{w}").exists() for w in workers):
+        time.sleep(0.05)
+    alive = [w for w in workers if Path(f"/proc/{w}").exists() and "obsdb" in Path(f"/proc/{w}/cmdline").read_text()]
+    assert alive == []

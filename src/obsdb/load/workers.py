@@ -7,11 +7,13 @@ exactly-once rules are the same as with one process. Progress comes back through
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import hashlib
 import multiprocessing as mp
 import os
 import queue
+import signal
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any
@@ -25,9 +27,23 @@ from obsdb.load.reader import StreamReader
 from obsdb.load.report import FileReport
 
 _worker: dict[str, Any] = {}
+_PR_SET_PDEATHSIG = 1
 
 
-def _init(conninfo: str | None, run_id: int | None, dry_run: bool, progress: Any) -> None:
+def _die_with(parent: int) -> None:
+    """A worker must not outlive the obsdb that started it, even one killed with SIGKILL: it would
+    hold locks, a connection, and the embedded server's client lock."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: the pool's own shutdown is all there is
+        return
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+def _init(parent: int, conninfo: str | None, run_id: int | None, dry_run: bool, progress: Any) -> None:
+    _die_with(parent)
     gc.disable()  # as in the single-process load: the objects made here hold no cycles
     conn = psycopg.connect(conninfo, autocommit=True) if conninfo else None
     _worker["loader"] = FileLoader(conn, run_id, dry_run=dry_run,
@@ -80,7 +96,7 @@ def load_parallel(conninfo: str | None, files: Sequence[Found], workers: int, ru
     updates: Any = ctx.Queue()
     reports: list[FileReport] = []
     with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init,
-                             initargs=(conninfo, run_id, dry_run, updates)) as pool:
+                             initargs=(os.getpid(), conninfo, run_id, dry_run, updates)) as pool:
         # Biggest first keeps the workers busy to the end; reports are put back in path order.
         futures = [pool.submit(_load, group) for group in group_files(files)]
         pending: set[Future[list[FileReport]]] = set(futures)
