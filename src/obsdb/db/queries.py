@@ -123,3 +123,12 @@ WHERE (%(path)s::text IS NULL OR r.path LIKE %(path)s)
 ORDER BY r.rejected_at DESC, r.file_id, r.line_no
 LIMIT %(limit)s
 """
+#: Mark (symbol, KST date) pairs as needing derive: symbols x every KST date in [lo, hi].
+MARK_DIRTY: LiteralString = """
+INSERT INTO obsdb_derive_dirty (symbol, kst_date, source_table)
+SELECT s.symbol, d::date, %(table)s
+FROM unnest(%(symbols)s::text[]) AS s(symbol),
+     generate_series((%(lo)s::timestamptz AT TIME ZONE 'Asia/Seoul')::date,
+                     (%(hi)s::timestamptz AT TIME ZONE 'Asia/Seoul')::date, interval '1 day') AS d
+ON CONFLICT DO NOTHING
+"""

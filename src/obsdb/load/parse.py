@@ -169,10 +169,9 @@ class _TickGroup:
 
 
 def _finish_models(out: Parsed, table: str, items: list[tuple[int, dict[str, Any]]]) -> None:
+    """Whole-model validation. Columns the database fills (created_at...) are written only when the
+    record gives them, so a stated value is kept and a missing one takes the default."""
     model = model_for(table)
-    columns = model.insert_columns()
-    rows: list[tuple[Any, ...]] = []
-    index: list[int] = []
     for i, values in items:
         result = validate_model(model, values)
         if isinstance(result, RowError):
@@ -181,11 +180,13 @@ def _finish_models(out: Parsed, table: str, items: list[tuple[int, dict[str, Any
         flag = getattr(result, "quality_flag", "normal")
         if flag != "normal":
             out.flagged.update(flag.split(","))
-        rows.append(result.to_row(columns))
-        index.append(i)
-    if rows:
-        out.rows[table] = rows
-        out.index[table] = index
+        given = tuple(c for c in model.columns() if c in model.__db_filled__ and getattr(result, c) is not None)
+        columns = tuple(c for c in model.columns() if c not in model.__db_filled__ or c in given)
+        key = table if not given else f"{table}.{'+'.join(given)}"
+        out.rows.setdefault(key, []).append(result.to_row(columns))
+        out.index.setdefault(key, []).append(i)
+        if given:
+            out.columns[key] = columns
 
 
 __all__ = ["Parsed", "Reject", "parse_batch"]

@@ -40,6 +40,10 @@ def _columns(parsed: Parsed, key: str) -> tuple[str, ...]:
                                        model_for(table).insert_columns())
 
 
+#: Raw tables derive reads, and their time column.
+DIRTY_SOURCES = {"scalp_ticks": "event_time", "swing_snapshots": "snapshot_time"}
+
+
 class StreamMoved(Exception):
     """Another loader advanced this stream's ledger entry since we read it: start the file again."""
 
@@ -152,6 +156,14 @@ class Writer:
                                                f"refused by PostgreSQL: {diag.message_primary or exc}", b.lines[i]))
         return inserted
 
+    def _mark_dirty(self, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:
+        """Tell derive which (symbol, KST date) changed, in the same transaction as the rows.
+        Symbols x the batch's date range: a batch spans a day or two, so this is nearly exact."""
+        at = columns.index(DIRTY_SOURCES[table])
+        times = [r[at] for r in rows]
+        self.conn.execute(q.MARK_DIRTY, {"table": table, "symbols": list({r[0] for r in rows}),
+                                         "lo": min(times), "hi": max(times)})
+
     # --- one batch ------------------------------------------------------------------------------
     def write(self, parsed: Parsed, *, file_id: int, path: str, start_bytes: int,
               rejects_path: str) -> Written:
@@ -178,6 +190,8 @@ class Writer:
                     inserted = self._row_by_row(parsed, key, out)
                 out.inserted[table] += inserted
                 out.duplicates += len(rows) - inserted
+                if inserted and table in DIRTY_SOURCES:
+                    self._mark_dirty(table, _columns(parsed, key), rows)
             rejects = parsed.rejects + out.late_rejects
             if rejects:
                 self._copy("obsdb_rejects", q.REJECT_COLUMNS, [
