@@ -28,8 +28,9 @@ demo: install
 	$(OBSDB) sample data/observer
 	$(OBSDB) init
 	$(OBSDB) migrate data/observer
-	@echo "== a second run loads nothing: every file is already in the ledger =="
+	@echo "== a second run loads nothing: every file is already in the ledger, nothing to derive =="
 	$(OBSDB) migrate data/observer
+	$(OBSDB) derive --reconcile
 	$(OBSDB) status
 
 ## make test: lint, types, then the whole suite on the embedded PostgreSQL 18 (or DATABASE_URL),

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,11 @@ import psycopg
 from obsdb.config import Settings, load_settings
 from obsdb.db import connect as dbc
 from obsdb.db import queries, schema
+from obsdb.derive.bars import BarDiff
+from obsdb.derive.bars import reconcile as bar_reconcile
+from obsdb.derive.common import DeriveSettings
+from obsdb.derive.run import DeriveReport
+from obsdb.derive.run import derive as run_derive
 from obsdb.errors import MissingDatabase
 from obsdb.load.pipeline import Progress
 from obsdb.load.report import RunReport
@@ -79,9 +85,11 @@ def migrate(
     progress: Progress | None = None,
     on_start: Start | None = None,
     workers: int = 1,
+    derive_after: bool = True,
 ) -> RunReport:
     """Load archives exactly once. With ``dry_run`` parse and validate only, and write nothing.
-    ``workers`` > 1 loads files in that many processes."""
+    ``workers`` > 1 loads files in that many processes. Then derive what the load touched, unless
+    ``derive_after`` is False."""
     arguments = {"paths": [str(p) for p in paths], "dry_run": dry_run, "workers": workers}
     with connection(settings, autocommit=True) as (target, conn):
         if dry_run:
@@ -89,8 +97,26 @@ def migrate(
             return load_paths(usable, paths, dry_run=True, progress=progress, on_start=on_start,
                               arguments=arguments, workers=workers, conninfo=target.conninfo)
         ensure_schema(conn)
-        return load_paths(conn, paths, progress=progress, on_start=on_start, arguments=arguments,
-                          workers=workers, conninfo=target.conninfo)
+        report = load_paths(conn, paths, progress=progress, on_start=on_start, arguments=arguments,
+                            workers=workers, conninfo=target.conninfo)
+        if derive_after:
+            report.derive = run_derive(conn).to_dict()
+        return report
+
+
+def derive(*, start: date | None = None, end: date | None = None, symbol: str | None = None,
+           derive_settings: DeriveSettings | None = None, settings: Settings | None = None) -> DeriveReport:
+    """Recompute bars, gaps and statistics for what changed since the last derive (or rebuild a range)."""
+    with connection(settings, autocommit=True) as (_, conn):
+        ensure_schema(conn)
+        return run_derive(conn, start=start, end=end, symbol=symbol, settings=derive_settings)
+
+
+def reconcile(*, start: date | None = None, end: date | None = None, symbol: str | None = None,
+              settings: Settings | None = None) -> list[BarDiff]:
+    """Where archived 1-minute bars and derived ones differ, field by field."""
+    with connection(settings) as (_, conn):
+        return bar_reconcile(conn, start=start, end=end, symbol=symbol)
 
 
 @dataclass(frozen=True)

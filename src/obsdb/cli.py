@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -15,6 +16,7 @@ from rich.markup import escape
 from obsdb import __version__, api, ui
 from obsdb.config import load_settings
 from obsdb.db import connect as dbc
+from obsdb.derive.common import DeriveSettings
 from obsdb.errors import ObsdbError
 from obsdb.load.report import RunReport
 from obsdb.load.workers import default_workers
@@ -98,6 +100,7 @@ def migrate(
     strict: Annotated[bool, typer.Option("--strict", help="Exit 1 when any line was rejected.")] = False,
     workers: Annotated[int | None, typer.Option(
         "--workers", min=1, help="Load files in N processes (default: one per core, up to 4).")] = None,
+    no_derive: Annotated[bool, typer.Option("--no-derive", help="Load only; derive later.")] = False,
 ) -> None:
     """Load archives exactly once: every line is loaded, a duplicate, rejected (with a reason) or skipped."""
     from obsdb.progress import load_progress
@@ -105,7 +108,7 @@ def migrate(
     targets = paths or [Path("data/observer")]
     with load_progress(json) as progress:
         report = api.migrate(targets, dry_run=dry_run, progress=progress, on_start=progress.start,
-                             workers=workers or default_workers())
+                             workers=workers or default_workers(), derive_after=not no_derive)
     if json:
         ui.print_json(report.to_dict())
     else:
@@ -120,6 +123,36 @@ def migrate_exit_code(report: RunReport, strict: bool) -> int:
     if strict and report.total("rejected"):
         return EXIT_STRICT_REJECTS
     return 0
+
+
+@app.command()
+def derive(
+    json: JsonOpt = False,
+    start: Annotated[datetime | None, typer.Option(
+        "--from", formats=["%Y-%m-%d"], help="Rebuild from this KST date.")] = None,
+    end: Annotated[datetime | None, typer.Option("--to", formats=["%Y-%m-%d"], help="... to this KST date.")] = None,
+    symbol: Annotated[str | None, typer.Option(help="Only this symbol.")] = None,
+    reconcile: Annotated[bool, typer.Option("--reconcile", help="Report archived vs derived 1-minute bars.")] = False,
+    feed_gap_seconds: Annotated[float, typer.Option(help="Silence of the whole feed that is a gap.")] = 10.0,
+    symbol_gap_seconds: Annotated[float, typer.Option(help="Silence of one symbol that is a gap.")] = 60.0,
+    sweep_gap_seconds: Annotated[float, typer.Option(help="Pause that separates two polling sweeps.")] = 120.0,
+) -> None:
+    """Bars, gaps and statistics for what changed since the last derive; or rebuild a range."""
+    first, last = (start.date() if start else None), (end.date() if end else None)
+    if reconcile:
+        diffs = api.reconcile(start=first, end=last, symbol=symbol)
+        if json:
+            ui.print_json([d.__dict__ for d in diffs])
+        else:
+            ui.print_reconcile(diffs)
+        return
+    report = api.derive(start=first, end=last, symbol=symbol, derive_settings=DeriveSettings(
+        feed_gap_seconds=feed_gap_seconds, symbol_gap_seconds=symbol_gap_seconds,
+        sweep_gap_seconds=sweep_gap_seconds))
+    if json:
+        ui.print_json(report.to_dict())
+    else:
+        ui.print_derive_report(report.to_dict())
 
 
 @app.command()

@@ -93,6 +93,8 @@ def print_load_report(report: Any) -> None:
         out.print(f"{d['pending_bytes']:,} bytes of unterminated last lines wait for the next run")
     rate = f", {d['rows_per_second']:,} rows/s" if d["rows_per_second"] else ""
     out.print(f"took {d['seconds']:.1f} s{rate}")
+    if d["derive"] is not None:
+        print_derive_report(d["derive"])
     for f in report.errors:
         err.print(f"[red]error:[/red] {escape(f.path)}: {escape(str(f.error))}")
     for f in report.files:
@@ -112,4 +114,29 @@ def print_rejects(items: Any) -> None:
     for r in items:
         raw = r.raw_line[:160].decode("utf-8", "backslashreplace")
         table.add_row(f"{r.path}:{r.line_no}", r.field or "-", r.reason, raw)
+    out.print(table)
+
+
+def print_derive_report(d: dict[str, Any]) -> None:
+    """What derive recomputed, or that there was nothing to do."""
+    if d["nothing_to_do"]:
+        out.print("derive: nothing new since the last derive; nothing to do")
+        return
+    days = d["days"]
+    out.print(f"derive: {len(days)} day(s) ({days[0]} .. {days[-1]}), {len(d['symbols'])} symbol(s), "
+              f"{d['seconds']:.1f} s")
+    for name in ("bars_1m", "bars_10m", "gaps", "stats"):
+        c = d[name]
+        out.print(f"  {name:8s} {c['written']:>9,} written  {c['deleted']:>7,} deleted  {c['unchanged']:>9,} unchanged")
+
+
+def print_reconcile(diffs: Any) -> None:
+    if not diffs:
+        out.print("archived and derived 1-minute bars agree (where both exist)")
+        return
+    table = Table(title=f"{len(diffs)} difference(s): archived vs derived 1-minute bars", title_justify="left")
+    for col in ("symbol", "bar (KST)", "field", "archived", "derived"):
+        table.add_column(col)
+    for d in diffs[:500]:
+        table.add_row(d.symbol, when(d.bar_time), d.field, str(d.archived), str(d.derived))
     out.print(table)

@@ -1,0 +1,34 @@
+-- Swing gaps of one KST day: the session's swing snapshots, ordered by time across all symbols, form
+-- polling sweeps (a new sweep starts when the distance to the previous snapshot is at least
+-- %(threshold)s seconds). A symbol seen in any sweep of the day but absent from another sweep is a
+-- 'missing_poll' gap spanning that sweep's first to last snapshot. No session (open NULL): no rows.
+-- Followed by gaps_sync.sql (a CTE "want").
+WITH session AS (
+    SELECT %(open)s::timestamptz AS open, %(close)s::timestamptz AS close
+    WHERE %(open)s::timestamptz IS NOT NULL
+),
+snaps AS (
+    SELECT p.symbol, p.snapshot_time AS t,
+           CASE WHEN extract(epoch FROM p.snapshot_time - lag(p.snapshot_time)
+                                        OVER (ORDER BY p.snapshot_time, p.symbol)) < %(threshold)s::numeric
+                THEN 0 ELSE 1 END AS starts_sweep
+    FROM swing_snapshots p, session s
+    WHERE p.snapshot_time >= s.open AND p.snapshot_time <= s.close
+),
+swept AS (
+    SELECT symbol, t, sum(starts_sweep) OVER (ORDER BY t, symbol ROWS UNBOUNDED PRECEDING) AS sweep
+    FROM snaps
+),
+sweeps AS (
+    SELECT sweep, min(t) AS first_ts, max(t) AS last_ts FROM swept GROUP BY sweep
+),
+symbols AS (
+    SELECT DISTINCT symbol FROM swept
+),
+want AS (
+    SELECT y.symbol, w.first_ts AS gap_start_ts, w.last_ts AS gap_end_ts,
+           round(extract(epoch FROM w.last_ts - w.first_ts), 3) AS gap_seconds,
+           'missing_poll'::text AS reason
+    FROM sweeps w CROSS JOIN symbols y
+    WHERE NOT EXISTS (SELECT 1 FROM swept x WHERE x.sweep = w.sweep AND x.symbol = y.symbol)
+)

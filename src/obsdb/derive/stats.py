@@ -1,0 +1,74 @@
+"""Rolling statistics over bars (``analysis_rolling_stats``), computed entirely in PostgreSQL.
+
+For one symbol and one KST date, every bar ends one window of each length: 5, 10, 30, 60 and 240
+minutes over the 1-minute bars (``scalp_1m_bars``, origin 'derived'); 10, 30, 60 and 240 over the
+10-minute bars (``swing_bars_10m``, origins 'ticks' then 'snapshots'; a 5-minute window is shorter
+than one bar, so it is not computed). Windows never reach into another KST date. The SQL (window
+functions with RANGE frames over bar_time, exact numeric sums of powers) is in
+``sql/stats_rolling.sql``; every formula is in docs/derive-stats.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from obsdb.derive.common import Changes, load_sql
+
+#: KRX: trading days per year, and minutes of the regular session (09:00-15:30 KST, 6.5 h)
+TRADING_DAYS_PER_YEAR = 252
+SESSION_MINUTES = 390
+
+
+@dataclass(frozen=True)
+class BarSource:
+    """A bar table statistics are computed over: its bar length, usable origins, window lengths."""
+
+    table: str
+    bar_minutes: int
+    #: origins read, most trusted first: when one bar_time has several, the first one listed wins
+    origins: tuple[str, ...]
+    windows: tuple[int, ...]
+
+    @property
+    def bars_per_year(self) -> float:
+        return TRADING_DAYS_PER_YEAR * SESSION_MINUTES / self.bar_minutes
+
+
+#: The only tables statistics read: the table name used in SQL comes from here, never from input.
+SOURCES: dict[str, BarSource] = {
+    "scalp_1m_bars": BarSource("scalp_1m_bars", 1, ("derived",), (5, 10, 30, 60, 240)),
+    "swing_bars_10m": BarSource("swing_bars_10m", 10, ("ticks", "snapshots"), (10, 30, 60, 240)),
+}
+
+
+def rolling_stats(conn: psycopg.Connection[Any], symbol: str, day: date, source_table: str) -> Changes:
+    """Recompute the rolling statistics of ``symbol`` on KST date ``day`` over ``source_table`` bars.
+
+    Runs in the caller's transaction (never commits). Writes only rows that are new or whose values
+    changed (their ``computed_at`` moves), deletes the day's rows of this symbol and source that no
+    longer match a bar (or a window length the source computes), and leaves the rest untouched.
+    """
+    source = SOURCES.get(source_table)
+    if source is None:
+        raise ValueError(f"no rolling statistics over {source_table!r}; expected one of {sorted(SOURCES)}")
+    query = sql.SQL(load_sql("stats_rolling")).format(bars=sql.Identifier(source.table))
+    changes = Changes()
+    for window in source.windows:  # one statement per window length: a frame offset is one constant
+        params = {
+            "symbol": symbol, "day": day, "origins": list(source.origins), "source_table": source.table,
+            "window_minutes": window, "bar_minutes": source.bar_minutes, "bars_per_year": source.bars_per_year,
+        }
+        row = conn.execute(query, params).fetchone()
+        assert row is not None  # an aggregate-only SELECT always answers one row
+        computed, written, deleted = row
+        changes += Changes(written=written, deleted=deleted, unchanged=computed - written)
+    stale = conn.execute(load_sql("stats_delete_windows"), {
+        "symbol": symbol, "day": day, "source_table": source.table, "windows": list(source.windows),
+    })
+    changes.deleted += stale.rowcount
+    return changes

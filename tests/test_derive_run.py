@@ -1,0 +1,74 @@
+"""`obsdb derive` as a whole: incremental, idempotent, run by migrate, and a range rebuilt on demand."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import orjson
+import pytest
+
+from obsdb import api
+from tests.helpers import obsdb_env, query, run_obsdb, settings_for, write_lines
+from tests.test_load_once import tick
+
+pytestmark = pytest.mark.db
+
+
+def _ticks(db: str, tmp_path: Path, name: str, *seconds: int, derive: bool = True) -> None:
+    write_lines(tmp_path / name, *(tick(s) for s in seconds), *(tick(s, symbol="000660") for s in seconds))
+    api.migrate([tmp_path / name], settings=settings_for(db), derive_after=derive)
+
+
+def test_migrate_derives_what_it_loaded_and_a_rerun_does_nothing(db: str, tmp_path: Path) -> None:
+    write_lines(tmp_path / "a.jsonl", *(tick(s) for s in (1, 30, 59)))
+    report = api.migrate([tmp_path / "a.jsonl"], settings=settings_for(db))
+    assert report.derive is not None and report.derive["days"] == ["2026-01-30"]
+    assert query(db, "SELECT count(*) FROM scalp_1m_bars WHERE origin = 'derived'") == [(1,)]
+    assert query(db, "SELECT count(*) FROM obsdb_derive_dirty") == [(0,)]
+    again = api.derive(settings=settings_for(db))
+    assert again.nothing_to_do and again.to_dict()["days"] == []
+
+
+def test_no_derive_leaves_the_marks_for_later(db: str, tmp_path: Path) -> None:
+    _ticks(db, tmp_path, "a.jsonl", 1, 2, derive=False)
+    assert query(db, "SELECT symbol, kst_date, source_table FROM obsdb_derive_dirty ORDER BY 1") == [
+        ("000660", date(2026, 1, 30), "scalp_ticks"), ("005930", date(2026, 1, 30), "scalp_ticks")]
+    assert query(db, "SELECT count(*) FROM scalp_1m_bars") == [(0,)]
+    report = api.derive(settings=settings_for(db))
+    assert report.symbols == {"000660", "005930"} and report.bars_1m.written == 2
+    assert query(db, "SELECT count(*) FROM obsdb_derive_dirty") == [(0,)]
+
+
+def test_late_ticks_recompute_only_their_day_and_bucket(db: str, tmp_path: Path) -> None:
+    _ticks(db, tmp_path, "a.jsonl", 1, 2)
+    write_lines(tmp_path / "late.jsonl", tick(3))  # one symbol, same minute
+    report = api.migrate([tmp_path / "late.jsonl"], settings=settings_for(db))
+    assert report.derive is not None and report.derive["symbols"] == ["005930"]
+    assert report.derive["bars_1m"]["written"] == 1
+
+
+def test_range_rebuild_on_demand(db: str, tmp_path: Path) -> None:
+    _ticks(db, tmp_path, "a.jsonl", 1, 2)
+    report = api.derive(start=date(2026, 1, 30), end=date(2026, 1, 30), symbol="005930", settings=settings_for(db))
+    assert report.days == [date(2026, 1, 30)] and report.symbols == {"005930"}
+    assert report.bars_1m.written == 0 and report.bars_1m.unchanged == 1  # nothing changed: nothing rewritten
+
+
+def test_derive_cli_json_and_sample_archive_end_to_end(db: str, tmp_path: Path) -> None:
+    from obsdb.sample import write_sample_archive
+
+    write_sample_archive(tmp_path / "observer")
+    proc = run_obsdb("migrate", str(tmp_path / "observer"), "--json", env=obsdb_env(db))
+    assert proc.returncode == 0, proc.stderr
+    derived = orjson.loads(proc.stdout)["derive"]
+    assert derived["bars_1m"]["written"] > 0 and derived["gaps"]["written"] > 0
+    for table in ("scalp_1m_bars", "swing_bars_10m", "scalp_gaps", "analysis_rolling_stats"):
+        assert query(db, f"SELECT count(*) > 0 FROM {table}") == [(True,)], table  # noqa: S608 - fixed names
+    again = run_obsdb("derive", "--json", env=obsdb_env(db))
+    assert orjson.loads(again.stdout)["nothing_to_do"] is True
+    text = run_obsdb("derive", env=obsdb_env(db))
+    assert "nothing to do" in text.stdout
+    rec = run_obsdb("derive", "--reconcile", "--json", env=obsdb_env(db))
+    assert rec.returncode == 0, rec.stderr
+    assert isinstance(orjson.loads(rec.stdout), list)
