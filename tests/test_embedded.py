@@ -19,6 +19,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from obsdb.db import _rootuser as rootuser
 from obsdb.db import _supervisor as sup
 from obsdb.db import embedded
 from obsdb.errors import EmbeddedServerError
@@ -358,12 +359,12 @@ def test_as_root_unreachable_binaries_are_copied(tmp_path: Path) -> None:
     libs = install.parent.parent / f"{install.parent.name}.libs"
     shutil.copytree(libs, private / libs.name, symlinks=True)
     private.chmod(0o700)
-    user = embedded._ensure_user()
-    copied = embedded._server_bin(user, source / "bin")
+    user = rootuser._ensure_user()
+    copied = rootuser._server_bin(user, source / "bin")
     try:
         assert copied.parents[3] == embedded.FALLBACK_ROOT
         for exe in ("postgres", "initdb"):  # initdb needs the bundled libpq: the copy must carry it
-            assert embedded._runs_as(user, [str(copied / exe), "--version"])
+            assert rootuser._runs_as(user, [str(copied / exe), "--version"])
     finally:
         shutil.rmtree(copied.parents[2], ignore_errors=True)
 
