@@ -166,3 +166,27 @@ def test_migrations_never_drop_or_truncate() -> None:
 def test_checksum_ignores_line_endings_only() -> None:
     assert schema.checksum("a\nb\n") == schema.checksum("a\r\nb\r\n")
     assert schema.checksum("a\nb\n") != schema.checksum("a\nb \n")
+
+
+def test_upgrade_marks_raw_data_loaded_before_derive_existed(empty_db: str) -> None:
+    # A database at schema 5 with ticks: applying 006 must queue those days for derive.
+    with psycopg.connect(empty_db, autocommit=True) as conn:
+        conn.execute(resources_sql("sql/history.sql"))
+        for m in schema.available():
+            if m.version <= 5:
+                conn.execute(m.sql)
+                conn.execute("INSERT INTO obsdb_schema_history (version, name, checksum, duration_ms, obsdb_version)"
+                             " VALUES (%s, %s, %s, 0, 'test')", (m.version, m.name, m.checksum))
+        conn.execute("SELECT obsdb_ensure_tick_partitions('2026-01-30+09', '2026-01-30+09')")
+        conn.execute("INSERT INTO scalp_ticks (symbol, event_time, last_price, record_shape) "
+                     "VALUES ('005930', '2026-01-30 09:00:01+09', 1, 'A')")
+    api.init(settings=settings_for(empty_db))
+    with psycopg.connect(empty_db) as conn:
+        rows = conn.execute("SELECT symbol, kst_date::text, source_table FROM obsdb_derive_dirty").fetchall()
+    assert rows == [("005930", "2026-01-30", "scalp_ticks")]
+
+
+def resources_sql(name: str) -> str:
+    from importlib import resources
+
+    return resources.files("obsdb.db").joinpath(name).read_text()

@@ -8,3 +8,10 @@ CREATE TABLE obsdb_derive_dirty (
     marked_at     timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (symbol, kst_date, source_table)
 );
+
+-- Raw rows loaded before this migration have never been derived: mark their days once.
+INSERT INTO obsdb_derive_dirty (symbol, kst_date, source_table)
+SELECT DISTINCT symbol, (event_time AT TIME ZONE 'Asia/Seoul')::date, 'scalp_ticks' FROM scalp_ticks
+UNION
+SELECT DISTINCT symbol, (snapshot_time AT TIME ZONE 'Asia/Seoul')::date, 'swing_snapshots' FROM swing_snapshots
+ON CONFLICT DO NOTHING;
