@@ -130,13 +130,19 @@ def print_derive_report(d: dict[str, Any]) -> None:
         out.print(f"  {name:8s} {c['written']:>9,} written  {c['deleted']:>7,} deleted  {c['unchanged']:>9,} unchanged")
 
 
-def print_reconcile(diffs: Any) -> None:
+def print_reconcile(diffs: Any, shown: int = 20) -> None:
+    """A count per field, then the first differences (all of them with --json)."""
     if not diffs:
         out.print("archived and derived 1-minute bars agree (where both exist)")
         return
-    table = Table(title=f"{len(diffs)} difference(s): archived vs derived 1-minute bars", title_justify="left")
+    by_field: dict[str, int] = {}
+    for d in diffs:
+        by_field[d.field] = by_field.get(d.field, 0) + 1
+    out.print(f"{len(diffs)} difference(s) between archived and derived 1-minute bars: "
+              + ", ".join(f"{k} {v}" for k, v in sorted(by_field.items())))
+    table = Table(title=f"the first {min(shown, len(diffs))} (all with --json)", title_justify="left")
     for col in ("symbol", "bar (KST)", "field", "archived", "derived"):
         table.add_column(col)
-    for d in diffs[:500]:
+    for d in diffs[:shown]:
         table.add_row(d.symbol, when(d.bar_time), d.field, str(d.archived), str(d.derived))
     out.print(table)
