@@ -6,7 +6,7 @@ OBSDB  := $(VENV)/bin/obsdb
 # A second server for the database tests, when one answers there (the brief asks both to pass).
 PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 
-.PHONY: demo test install install-test lint typecheck unit bench clean
+.PHONY: demo test install install-test lint typecheck bench bench-memory clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,10 @@ typecheck: install-test
 LINES ?= 2000000
 bench: install
 	$(PY) -m bench.loader --lines $(LINES) $(if $(WORKERS),--workers $(WORKERS))
+
+## make bench-memory: peak RSS of obsdb migrate on a 1 GB file (must stay under 300 MB).
+bench-memory: install
+	$(PY) -m bench.memory
 
 clean:
 	rm -rf $(VENV) .obsdb .pytest_cache .mypy_cache .ruff_cache
