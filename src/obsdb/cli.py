@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -226,6 +227,9 @@ def version() -> None:
 
 def main() -> None:
     """Entry point: expected failures print one clear message and no traceback."""
+    # A connection lost inside COPY makes psycopg log "error ignored terminating <Copy>" on its way
+    # out: the error itself is reported below, so that line would only be a second, cryptic message.
+    logging.getLogger("psycopg").addFilter(lambda r: not r.getMessage().startswith("error ignored terminating"))
     try:
         app()  # standalone: Typer prints usage errors and turns typer.Exit into the exit code
     except ObsdbError as exc:

@@ -70,7 +70,7 @@ def print_load_report(report: Any) -> None:
         skipped = ", ".join(f"{k} {v}" for k, v in sorted(f.skipped.items())) or "0"
         flagged = sum(f.flagged.values())
         status = f.status if f.status != "error" else "[red]error[/red]"
-        table.add_row(f.path, status, f"{f.lines_read:,}", f"{f.loaded:,}", f"{f.duplicates:,}",
+        table.add_row(escape(f.path), status, f"{f.lines_read:,}", f"{f.loaded:,}", f"{f.duplicates:,}",
                       f"{f.rejected:,}", skipped, f"{flagged:,}")
     if shown:
         out.print(table)
@@ -99,7 +99,7 @@ def print_load_report(report: Any) -> None:
         err.print(f"[red]error:[/red] {escape(f.path)}: {escape(str(f.error))}")
     for f in report.files:
         if f.note:
-            out.print(f"note: {f.path}: {f.note}")
+            out.print(f"note: {escape(f.path)}: {escape(f.note)}")
     if d["rejected"]:
         out.print("see the rejected lines with `obsdb rejects`")
 
@@ -113,7 +113,8 @@ def print_rejects(items: Any) -> None:
         table.add_column(col, overflow="fold")
     for r in items:
         raw = r.raw_line[:160].decode("utf-8", "backslashreplace")
-        table.add_row(f"{r.path}:{r.line_no}", r.field or "-", r.reason, raw)
+        # paths, fields, reasons and lines are input: never Rich markup ("[/red]" would crash)
+        table.add_row(escape(f"{r.path}:{r.line_no}"), escape(r.field or "-"), escape(r.reason), escape(raw))
     out.print(table)
 
 
@@ -144,5 +145,5 @@ def print_reconcile(diffs: Any, shown: int = 20) -> None:
     for col in ("symbol", "bar (KST)", "field", "archived", "derived"):
         table.add_column(col)
     for d in diffs[:shown]:
-        table.add_row(d.symbol, when(d.bar_time), d.field, str(d.archived), str(d.derived))
+        table.add_row(escape(d.symbol), when(d.bar_time), d.field, str(d.archived), str(d.derived))
     out.print(table)

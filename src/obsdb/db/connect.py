@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -90,7 +91,15 @@ def resolve(settings: Settings) -> Target:
 
 def _scrubbed(exc: BaseException, secret: str | None) -> str:
     text = str(exc).strip()
-    return text.replace(secret, "***") if secret else text
+    if not secret:
+        return text
+    # libpq may quote one part of a URL as typed (`invalid percent-encoded token: "pa%ss"`), so the
+    # password as written between ':' and '@' is masked too, not only the whole URL.
+    typed = re.match(r"[A-Za-z][\w+.-]*://[^:@/]*:([^@/]+)@", secret)
+    for part in (secret, typed.group(1) if typed else None):
+        if part:
+            text = text.replace(part, "***")
+    return text
 
 
 def connect(target: Target, *, autocommit: bool = False, create_missing: bool = True) -> psycopg.Connection[Any]:
@@ -135,7 +144,8 @@ def create_database(target: Target) -> None:
             ).fetchone()
             if not (row and row[0]):
                 raise ConfigError(_ask_admin(target.dbname, str(user)))
-            with contextlib.suppress(psycopg.errors.DuplicateDatabase):  # another obsdb was quicker
+            # another obsdb was quicker: DuplicateDatabase, or UniqueViolation when both were at it at once
+            with contextlib.suppress(psycopg.errors.DuplicateDatabase, psycopg.errors.UniqueViolation):
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(target.dbname)))
     except psycopg.OperationalError as exc:
         raise ConfigError(f"{_ask_admin(target.dbname, str(user))}\n  ({target.scrub(str(exc).strip())})") from None

@@ -72,7 +72,10 @@ def _derive_day(conn: psycopg.Connection[Any], day: date, work: dict[str, set[st
                 settings: DeriveSettings, report: DeriveReport) -> None:
     ticks, polls = work.get("scalp_ticks", set()), work.get("swing_snapshots", set())
     if ticks:
-        report.gaps += gaps.find_feed_gaps(conn, day, settings)
+        feed = gaps.find_feed_gaps(conn, day, settings)
+        report.gaps += feed
+        if feed.written or feed.deleted:  # every symbol's coverage and gap reasons read the feed gaps
+            ticks = ticks | _work_in_range(conn, day, day, None)[day]["scalp_ticks"]
     for symbol in sorted(ticks):
         report.gaps += gaps.find_symbol_gaps(conn, symbol, day, settings)
         report.bars_1m += bars.build_minute_bars(conn, symbol, day)

@@ -56,7 +56,9 @@ def _load(group: list[Found]) -> list[FileReport]:
         try:
             reports.append(_worker["loader"].load(found))
         except psycopg.OperationalError as exc:  # psycopg errors do not cross processes well: say it plainly
-            raise DatabaseUnavailable(f"lost PostgreSQL while loading {found.path}: {str(exc).strip()}") from None
+            raise DatabaseUnavailable(
+                f"lost PostgreSQL while loading {found.path}: {str(exc).strip()}\n  -> once PostgreSQL "
+                "answers again, run the same command: the load resumes where it stopped") from None
     return reports
 
 

@@ -40,6 +40,10 @@ def _columns(parsed: Parsed, key: str) -> tuple[str, ...]:
                                        model_for(table).insert_columns())
 
 
+#: What the server refuses about a row's values (class 54: a key too long for its index, say):
+#: the row becomes a reject, the rest of the batch loads.
+_REFUSED = (psycopg.errors.IntegrityError, psycopg.errors.DataError, psycopg.errors.ProgramLimitExceeded)
+
 #: Raw tables derive reads, and their time column.
 DIRTY_SOURCES = {"scalp_ticks": "event_time", "swing_snapshots": "snapshot_time"}
 
@@ -133,14 +137,15 @@ class Writer:
             return self._insert_ticks(columns, rows, out)
         return self._staged_insert(table, columns, rows)
 
-    def _row_by_row(self, parsed: Parsed, key: str, out: Written) -> int:
-        """The server refused the batch: insert rows one at a time to find and reject the bad ones."""
+    def _row_by_row(self, parsed: Parsed, key: str, out: Written) -> tuple[int, list[tuple[Any, ...]]]:
+        """The server refused the batch: insert rows one at a time to find and reject the bad ones.
+        Returns the rows inserted and the rows not refused (only those may be marked for derive)."""
         table = key.partition(".")[0]
         columns = _columns(parsed, key)
         query = sql.SQL(q.INSERT_ONE).format(
             target=sql.Identifier(table), cols=sql.SQL(", ").join(map(sql.Identifier, columns)),
             values=sql.SQL(", ").join(sql.Placeholder() * len(columns)))
-        inserted = 0
+        inserted, kept = 0, []
         for row, i in zip(parsed.rows[key], parsed.index[key], strict=True):
             try:
                 with self.conn.transaction():
@@ -148,13 +153,14 @@ class Writer:
                         self._ensure_partitions([row])
                     cur = self.conn.execute(query, row)
                     inserted += cur.rowcount
-            except (psycopg.errors.IntegrityError, psycopg.errors.DataError) as exc:
+                kept.append(row)
+            except _REFUSED as exc:
                 diag = exc.diag
                 column = diag.column_name or diag.constraint_name
                 b = parsed.batch
                 out.late_rejects.append(Reject(b.first_line + i, b.offset_of(i), column,
                                                f"refused by PostgreSQL: {diag.message_primary or exc}", b.lines[i]))
-        return inserted
+        return inserted, kept
 
     def _mark_dirty(self, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:
         """Tell derive which (symbol, KST date) changed, in the same transaction as the rows.
@@ -180,18 +186,18 @@ class Writer:
                rejects_path: str) -> Written:
         with self.conn.transaction():
             for key in sorted(parsed.rows, key=_order):
-                rows = parsed.rows[key]
+                rows = marked = parsed.rows[key]
                 table = key.partition(".")[0]
                 try:
                     with self.conn.transaction():
                         inserted = self._insert_table(table, _columns(parsed, key), rows, out)
-                except (psycopg.errors.IntegrityError, psycopg.errors.DataError):
+                except _REFUSED:
                     self._months.clear()
-                    inserted = self._row_by_row(parsed, key, out)
+                    inserted, marked = self._row_by_row(parsed, key, out)
                 out.inserted[table] += inserted
                 out.duplicates += len(rows) - inserted
                 if inserted and table in DIRTY_SOURCES:
-                    self._mark_dirty(table, _columns(parsed, key), rows)
+                    self._mark_dirty(table, _columns(parsed, key), marked)
             rejects = parsed.rejects + out.late_rejects
             if rejects:
                 self._copy("obsdb_rejects", q.REJECT_COLUMNS, [
