@@ -65,7 +65,7 @@ def init(
     for done in result.applied:
         ui.out.print(f"applied {done.version:03d}_{done.name} in {done.duration_ms} ms")
     if result.applied:
-        ui.out.print(f"Schema is at version {result.plan.current_version} on {result.database}.")
+        ui.out.print(f"Schema is at version {result.plan.current_version} on {escape(result.database)}.")
     else:
         ui.out.print(f"Schema already at version {result.plan.current_version}; nothing to do.")
 

@@ -46,7 +46,7 @@ def when(value: datetime | date | None) -> str:
 
 
 def status_table(report: Any) -> Table:
-    table = Table(title=f"obsdb status: {report.database}", title_justify="left")
+    table = Table(title=f"obsdb status: {escape(report.database)}", title_justify="left")
     for col, justify in (("group", "left"), ("table", "left"), ("rows", "right"),
                          ("first (KST)", "left"), ("last (KST)", "left"), ("last load (KST)", "left")):
         table.add_column(col, justify=justify)  # type: ignore[arg-type]
