@@ -41,8 +41,10 @@ def test_no_derive_leaves_the_marks_for_later(db: str, tmp_path: Path) -> None:
 
 
 def test_late_ticks_recompute_only_their_day_and_bucket(db: str, tmp_path: Path) -> None:
-    _ticks(db, tmp_path, "a.jsonl", 1, 2)
-    write_lines(tmp_path / "late.jsonl", tick(3))  # one symbol, same minute
+    _ticks(db, tmp_path, "a.jsonl", 1, 5)
+    # one symbol, same minute, inside the feed's first..last tick: the feed gaps do not change (when
+    # they do, every symbol of the day is recomputed, since coverage comes from them)
+    write_lines(tmp_path / "late.jsonl", tick(3))
     report = api.migrate([tmp_path / "late.jsonl"], settings=settings_for(db))
     assert report.derive is not None and report.derive["symbols"] == ["005930"]
     assert report.derive["bars_1m"]["written"] == 1

@@ -277,6 +277,17 @@ class FileLoader:
         if not is_symbol_list(doc):
             return False
         head_sha = hashlib.sha256(content).hexdigest()
+        lock = _stream_lock(head_sha)  # one loader per document at a time, as for JSONL streams
+        if self.conn is not None and not self.dry_run:
+            self.conn.execute(q.STREAM_LOCK, lock)
+        try:
+            return self._document_locked(found, opened, report, doc, content, head_sha)
+        finally:
+            if self.conn is not None and not self.dry_run and not self.conn.closed:
+                self.conn.execute(q.STREAM_UNLOCK, lock)
+
+    def _document_locked(self, found: Found, opened: Any, report: FileReport, doc: Any, content: bytes,
+                         head_sha: str) -> bool:
         batch = Batch([content], 1, 0, len(content), head_sha)
         parsed = Parsed(batch)
         candidates = self._candidates(head_sha)

@@ -10,9 +10,9 @@ reject with the server's reason instead of failing the batch.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -43,6 +43,24 @@ def _columns(parsed: Parsed, key: str) -> tuple[str, ...]:
 #: What the server refuses about a row's values (class 54: a key too long for its index, say):
 #: the row becomes a reject, the rest of the batch loads.
 _REFUSED = (psycopg.errors.IntegrityError, psycopg.errors.DataError, psycopg.errors.ProgramLimitExceeded)
+
+
+def _spans(times: Sequence[datetime], unit: Callable[[datetime], object]) -> dict[object, tuple[datetime, datetime]]:
+    """The earliest and latest of ``times`` in each KST ``unit`` (month, day) that holds any."""
+    spans: dict[object, tuple[datetime, datetime]] = {}
+    for t in times:
+        key = unit(t.astimezone(KST))
+        a, b = spans.get(key, (t, t))
+        spans[key] = (min(a, t), max(b, t))
+    return spans
+
+
+def _by_day(rows: Sequence[tuple[Any, ...]], at: int) -> dict[object, list[tuple[Any, ...]]]:
+    days: dict[object, list[tuple[Any, ...]]] = {}
+    for r in rows:
+        days.setdefault(r[at].astimezone(KST).date(), []).append(r)
+    return days
+
 
 #: Raw tables derive reads, and their time column.
 DIRTY_SOURCES = {"scalp_ticks": "event_time", "swing_snapshots": "snapshot_time"}
@@ -92,13 +110,18 @@ class Writer:
         times = [r[_TICK_TIME] for r in rows]
         lo, hi = min(times), max(times)
         lo_k, hi_k = lo.astimezone(KST), hi.astimezone(KST)
+        if (hi_k.year * 12 + hi_k.month) - (lo_k.year * 12 + lo_k.month) > 1:
+            # Far apart (a stray time, say 1970 among 2026): only the months that hold rows, never every
+            # month in between (thousands of partitions in one transaction: out of locks, or a hang).
+            for month, (a, b) in _spans(times, lambda k: (k.year, k.month)).items():
+                if month not in self._months:
+                    self.conn.execute(q.ENSURE_TICK_PARTITIONS, (a, b))
+                    self._months.add(month)  # type: ignore[arg-type]
+            return lo, hi
         months = {(lo_k.year, lo_k.month), (hi_k.year, hi_k.month)}
-        if not months <= self._months or (hi_k.year * 12 + hi_k.month) - (lo_k.year * 12 + lo_k.month) > 1:
+        if not months <= self._months:
             self.conn.execute(q.ENSURE_TICK_PARTITIONS, (lo, hi))
-            y, m = lo_k.year, lo_k.month
-            while (y, m) <= (hi_k.year, hi_k.month):
-                self._months.add((y, m))
-                y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+            self._months |= months
         return lo, hi
 
     def _stage(self, table: str) -> sql.Identifier:
@@ -164,11 +187,16 @@ class Writer:
 
     def _mark_dirty(self, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:
         """Tell derive which (symbol, KST date) changed, in the same transaction as the rows.
-        Symbols x the batch's date range: a batch spans a day or two, so this is nearly exact."""
+        Symbols x the batch's date range: a batch spans a day or two, so this is nearly exact. A batch
+        that spans more (a stray time) is marked day by day, never every day in between."""
         at = columns.index(DIRTY_SOURCES[table])
         times = [r[at] for r in rows]
-        self.conn.execute(q.MARK_DIRTY, {"table": table, "symbols": list({r[0] for r in rows}),
-                                         "lo": min(times), "hi": max(times)})
+        lo, hi = min(times), max(times)
+        groups = {None: rows} if hi - lo <= timedelta(days=2) else _by_day(rows, at)
+        for group in groups.values():
+            span = [r[at] for r in group]
+            self.conn.execute(q.MARK_DIRTY, {"table": table, "symbols": list({r[0] for r in group}),
+                                             "lo": min(span), "hi": max(span)})
 
     # --- one batch ------------------------------------------------------------------------------
     def write(self, parsed: Parsed, *, file_id: int, path: str, start_bytes: int,
