@@ -131,7 +131,7 @@ def main() -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("DB_")}
         env["DATABASE_URL"] = url
         subprocess.run([sys.executable, "-m", "obsdb", "init"], env=env, check=True, capture_output=True)
-        cmd = [sys.executable, "-m", "obsdb", "migrate", str(out), "--json"]
+        cmd = [sys.executable, "-m", "obsdb", "migrate", str(out), "--json", "--no-derive"]  # load only, like COPY
         if args.workers:
             cmd += ["--workers", str(args.workers)]
         started = time.perf_counter()
