@@ -19,6 +19,8 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -87,6 +89,23 @@ def with_db(url: str, name: str) -> str:
     return make_conninfo("", **params)
 
 
+@contextmanager
+def scratch_database(*, keep: bool = False, prefix: str = "obsdb_bench") -> Iterator[str]:
+    """A fresh database on DATABASE_URL's server (else the embedded one), dropped afterwards."""
+    admin, server = admin_url()
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield with_db(admin, name)
+    finally:
+        if not keep:
+            with psycopg.connect(admin, autocommit=True) as conn:
+                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        if server is not None:
+            server.release()  # type: ignore[attr-defined]
+
+
 def raw_copy_rate(url: str) -> tuple[int, float]:
     """Export scalp_ticks, then COPY it into an identical empty table; time only the COPY in."""
     with psycopg.connect(url, autocommit=True) as conn:
@@ -122,12 +141,7 @@ def main() -> None:
         t = time.perf_counter()
         size = generate(args.lines, out)
         print(f"generated {args.lines:,} lines ({size / 1e6:.0f} MB) in {time.perf_counter() - t:.1f} s")
-    admin, server = admin_url()
-    name = f"obsdb_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = with_db(admin, name)
-    try:
+    with scratch_database(keep=args.keep) as url:
         env = {k: v for k, v in os.environ.items() if not k.startswith("DB_")}
         env["DATABASE_URL"] = url
         subprocess.run([sys.executable, "-m", "obsdb", "init"], env=env, check=True, capture_output=True)
@@ -153,12 +167,6 @@ def main() -> None:
         print(f"raw COPY      : {rows:,} rows in {copy_s:.2f} s = {copy_rate:,.0f} rows/s (binary, same table shape)")
         print(f"ratio         : {migrate_rate / copy_rate:.2f} (inside the load: "
               f"{loaded / report['seconds'] / copy_rate:.2f})")
-    finally:
-        if not args.keep:
-            with psycopg.connect(admin, autocommit=True) as conn:
-                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        if server is not None:
-            server.release()  # type: ignore[attr-defined]
 
 
 if __name__ == "__main__":

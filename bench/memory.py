@@ -15,12 +15,8 @@ import os
 import resource
 import subprocess
 import sys
-import uuid
 
-import psycopg
-from psycopg import sql
-
-from bench.loader import OUT, admin_url, generate, with_db
+from bench.loader import OUT, generate, scratch_database
 
 LIMIT_MB = 300
 
@@ -39,28 +35,19 @@ def main() -> None:
         with target.open("wb") as out:
             for path in sorted(parts.glob("*.jsonl")):
                 out.write(path.read_bytes())
-    admin, server = admin_url()
-    name = f"obsdb_mem_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
+    with scratch_database(prefix="obsdb_mem") as url:
         env = {k: v for k, v in os.environ.items() if not k.startswith("DB_")}
-        env["DATABASE_URL"] = with_db(admin, name)
+        env["DATABASE_URL"] = url
         proc = subprocess.run([sys.executable, "-m", "obsdb", "migrate", str(single), "--workers", "1", "--json"],
                               env=env, capture_output=True, text=True)
         if proc.returncode != 0:
             sys.exit(f"obsdb migrate failed:\n{proc.stderr[-2000:]}")
-        peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-        size_gb = target.stat().st_size / 1e9
-        print(f"file          : {target} ({size_gb:.2f} GB, {args.lines:,} lines)")
-        print(f"peak RSS      : {peak_mb:.0f} MB (limit {LIMIT_MB} MB) -> {'OK' if peak_mb < LIMIT_MB else 'TOO HIGH'}")
-        if peak_mb >= LIMIT_MB:
-            sys.exit(1)
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        if server is not None:
-            server.release()  # type: ignore[attr-defined]
+    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    size_gb = target.stat().st_size / 1e9
+    print(f"file          : {target} ({size_gb:.2f} GB, {args.lines:,} lines)")
+    print(f"peak RSS      : {peak_mb:.0f} MB (limit {LIMIT_MB} MB) -> {'OK' if peak_mb < LIMIT_MB else 'TOO HIGH'}")
+    if peak_mb >= LIMIT_MB:
+        sys.exit(1)
 
 
 if __name__ == "__main__":

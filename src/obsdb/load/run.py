@@ -17,7 +17,7 @@ from obsdb.db import queries as q
 from obsdb.db import schema
 from obsdb.load.files import Found, discover
 from obsdb.load.pipeline import FileLoader, Progress
-from obsdb.load.report import FileReport, RunReport
+from obsdb.load.report import RunReport
 
 #: Called once before loading with the files found and their total size in bytes.
 Start = Callable[[list[Found], int], None]
@@ -81,6 +81,3 @@ def load_paths(conn: psycopg.Connection[Any] | None, paths: Sequence[Path], *, d
             finish_run(conn, report.run_id, status, totals)
     return report
 
-
-def file_reports_balanced(reports: Sequence[FileReport]) -> bool:
-    return all(r.balanced for r in reports)
