@@ -6,7 +6,7 @@ OBSDB  := $(VENV)/bin/obsdb
 # A second server for the database tests, when one answers there (the brief asks both to pass).
 PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 
-.PHONY: demo test install install-test lint typecheck bench bench-memory clean
+.PHONY: demo test install install-test lint typecheck bench bench-memory bench-report browser clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -32,15 +32,26 @@ demo: install
 	$(OBSDB) migrate data/observer
 	$(OBSDB) derive --reconcile
 	$(OBSDB) status
+	$(OBSDB) portfolio status
+	$(OBSDB) report -o report.html
 
 ## make test: lint, types, then the whole suite on the embedded PostgreSQL 18 (or DATABASE_URL),
 ## then the database tests again on $(PG_TEST_URL) when a server answers there.
-test: install-test lint typecheck
+test: install-test lint typecheck browser
 	@$(PY) -m pytest; rc=$$?; [ $$rc -eq 5 ] && rc=0; [ $$rc -eq 0 ] || exit $$rc
 	@if [ -z "$$DATABASE_URL" ] && $(PY) -c "import psycopg,sys; psycopg.connect('$(PG_TEST_URL)', connect_timeout=3).close()" 2>/dev/null; then \
 		echo "== database tests again on $(PG_TEST_URL) =="; \
 		DATABASE_URL='$(PG_TEST_URL)' $(PY) -m pytest -m db; rc=$$?; [ $$rc -eq 5 ] && rc=0; exit $$rc; \
 	else echo "== no PostgreSQL answers at $(PG_TEST_URL): second run skipped =="; fi
+
+## The report's browser tests use Debian's chromium: install it when we may (root) and it is missing.
+browser:
+	@if [ "$$(id -u)" = 0 ] && ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then \
+		echo "== installing Debian's chromium for the report's browser tests =="; \
+		log=$${TMPDIR:-/tmp}/obsdb-chromium-install.log; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >$$log 2>&1 \
+			|| { tail -n 5 $$log; echo "chromium could not be installed: the browser tests will skip"; }; \
+	fi
 
 lint: install-test
 	$(PY) -m ruff check src tests bench
@@ -57,5 +68,9 @@ bench: install
 bench-memory: install
 	$(PY) -m bench.memory
 
+## make bench-report: size and build time of `obsdb report` for 40 symbols x 250 trading days.
+bench-report: install
+	$(PY) -m bench.report_size
+
 clean:
-	rm -rf $(VENV) .obsdb .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .obsdb .pytest_cache .mypy_cache .ruff_cache .artifacts report.html

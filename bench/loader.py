@@ -1,13 +1,18 @@
-"""Loader benchmark: `obsdb migrate` against a raw COPY of the same rows into an identical table.
+"""The whole job against a raw COPY of the same rows into an identical table, in one run.
 
-    make bench                      # 2,000,000 lines
-    .venv/bin/python -m bench.loader --lines 500000 --keep
+    make bench                      # 2,000,000 lines, then the live increment on a 1,000,000-tick morning
+    .venv/bin/python -m bench.loader --lines 500000 --morning 200000
 
 It writes production-shaped nested ticks (shape A: 40 symbols at about 2 Hz each, hourly files over
-several trading days) under bench/out/, loads them with `obsdb migrate` into a fresh database, then
-exports the loaded rows and COPYs them (binary, the fastest raw path) into an empty table made
-LIKE scalp_ticks with the same partitions and keys. Both rates and their ratio are printed.
-The database is DATABASE_URL's server when set, else the embedded one.
+ten trading days) under bench/out/ and prints:
+1. load: `obsdb migrate --no-derive` into a fresh database, against the baseline: the loaded rows,
+   exported and COPYed (binary, the fastest raw path) into an empty table made LIKE scalp_ticks with
+   the same partitions and keys;
+2. derive: `obsdb derive` of everything that load marked, against the load's time;
+3. end to end: `obsdb migrate` (derive included, what a user runs) into another fresh database;
+4. live: a trading morning in one file, migrated, then ONE tick appended and `obsdb migrate` timed.
+Times are whole commands (process start-up included). The database is DATABASE_URL's server when
+set, else the embedded one.
 """
 
 from __future__ import annotations
@@ -133,6 +138,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lines", type=int, default=2_000_000)
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument("--morning", type=int, default=1_000_000, help="ticks of the live-increment morning")
+    parser.add_argument("--no-live", action="store_true", help="skip the live-increment measurement")
     parser.add_argument("--workers", type=int, default=None,
                         help="passed to obsdb migrate (default: obsdb's own, one per core up to 4)")
     args = parser.parse_args()
@@ -141,33 +148,74 @@ def main() -> None:
         t = time.perf_counter()
         size = generate(args.lines, out)
         print(f"generated {args.lines:,} lines ({size / 1e6:.0f} MB) in {time.perf_counter() - t:.1f} s")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DB_")}
     with scratch_database(keep=args.keep) as url:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("DB_")}
         env["DATABASE_URL"] = url
         subprocess.run([sys.executable, "-m", "obsdb", "init"], env=env, check=True, capture_output=True)
-        cmd = [sys.executable, "-m", "obsdb", "migrate", str(out), "--json", "--no-derive"]  # load only, like COPY
-        if args.workers:
-            cmd += ["--workers", str(args.workers)]
-        started = time.perf_counter()
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
-        wall = time.perf_counter() - started
-        if proc.returncode != 0:
-            sys.exit(f"obsdb migrate failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
-        report = orjson.loads(proc.stdout)
+        load_cmd = [*migrate_cmd(out, args.workers), "--no-derive"]  # load only, like the COPY baseline
+        wall, report = timed(load_cmd, env)
         loaded = report["rows_loaded"]
+        derive_s, _ = timed([sys.executable, "-m", "obsdb", "derive", "--json"], env)
         rows, copy_s = raw_copy_rate(url)
         assert rows == loaded == args.lines, (rows, loaded, args.lines)
-        migrate_rate = loaded / wall
-        copy_rate = rows / copy_s
-        from obsdb.load.workers import default_workers
+    with scratch_database(keep=args.keep) as url:  # what a user runs: migrate, derive included
+        env["DATABASE_URL"] = url
+        subprocess.run([sys.executable, "-m", "obsdb", "init"], env=env, check=True, capture_output=True)
+        e2e_s, e2e = timed(migrate_cmd(out, args.workers), env)
+        assert e2e["rows_loaded"] == args.lines
+    copy_rate = rows / copy_s
+    from obsdb.load.workers import default_workers
 
-        print(f"workers       : {args.workers or default_workers()} ({os.cpu_count()} cores)")
-        print(f"obsdb migrate : {loaded:,} rows in {wall:.2f} s = {migrate_rate:,.0f} rows/s "
-              f"(whole command; {report['seconds']:.2f} s inside the load)")
-        print(f"raw COPY      : {rows:,} rows in {copy_s:.2f} s = {copy_rate:,.0f} rows/s (binary, same table shape)")
-        print(f"ratio         : {migrate_rate / copy_rate:.2f} (inside the load: "
-              f"{loaded / report['seconds'] / copy_rate:.2f})")
+    print(f"workers       : {args.workers or default_workers()} ({os.cpu_count()} cores)")
+    print(f"raw COPY      : {rows:,} rows in {copy_s:.2f} s = {copy_rate:,.0f} rows/s (binary, same table shape)")
+    print(f"1. load       : obsdb migrate --no-derive {loaded:,} rows in {wall:.2f} s = {loaded / wall:,.0f} rows/s; "
+          f"ratio {loaded / wall / copy_rate:.2f}")
+    print(f"2. derive     : obsdb derive {derive_s:.2f} s = {derive_s / wall:.2f}x the load")
+    print(f"3. end to end : obsdb migrate {e2e_s:.2f} s = {args.lines / e2e_s:,.0f} rows/s; "
+          f"ratio {args.lines / e2e_s / copy_rate:.2f}")
+    if not args.no_live:
+        live = live_increment(args.morning, env)
+        print(f"4. live       : one tick appended to a {args.morning:,}-tick morning, obsdb migrate {live:.2f} s")
 
+
+def live_increment(ticks: int, env: dict[str, str]) -> float:
+    """A trading morning in one file, migrated; then ONE tick appended and `obsdb migrate` timed."""
+    from bench.derive import _morning
+
+    out = OUT / f"morning-{ticks}"
+    path = out / "20260202_09.jsonl"
+    if not path.exists():
+        _morning(ticks, out)
+    data = path.read_bytes()
+    with scratch_database() as url:
+        env["DATABASE_URL"] = url
+        try:
+            timed(migrate_cmd(out, None), env)
+            last = orjson.loads(data.rsplit(b"\n", 2)[-2])
+            t = datetime.fromisoformat(last["timestamp"]) + timedelta(seconds=1)
+            last.update(timestamp=t.isoformat(), execution_time=t.strftime("%H%M%S"))
+            last["volume"]["accumulated"] += 7
+            with path.open("ab") as f:
+                f.write(orjson.dumps(last) + b"\n")
+            seconds, _ = timed(migrate_cmd(out, None), env)
+        finally:
+            path.write_bytes(data)  # the morning stays as generated for the next run
+    return seconds
+
+
+def migrate_cmd(out: Path, workers: int | None) -> list[str]:
+    cmd = [sys.executable, "-m", "obsdb", "migrate", str(out), "--json"]
+    return cmd + (["--workers", str(workers)] if workers else [])
+
+
+def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, dict[str, object]]:
+    """Run an obsdb command; its wall time (the whole command, start-up included) and JSON output."""
+    started = time.perf_counter()
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    if proc.returncode != 0:
+        sys.exit(f"{' '.join(cmd[2:])} failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
+    return wall, orjson.loads(proc.stdout)
 
 if __name__ == "__main__":
     main()

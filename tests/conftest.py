@@ -12,10 +12,20 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from hypothesis import Verbosity
+from hypothesis import settings as hypothesis_settings
 from psycopg import sql
 
 from obsdb import api
 from tests.helpers import ROOT, obsdb_env, settings_for, with_db
+
+# CI: derandomised (the same examples every run) and a failure printed as a reproducible blob.
+# Locally, HYPOTHESIS_PROFILE=dev explores new examples; HYPOTHESIS_SEED=N pins a random run.
+hypothesis_settings.register_profile(
+    "ci", derandomize=True, print_blob=True, deadline=None, verbosity=Verbosity.normal
+)
+hypothesis_settings.register_profile("dev", print_blob=True, deadline=None)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture(scope="session")

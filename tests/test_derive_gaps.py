@@ -61,6 +61,8 @@ def silence(conn: Conn, lo: datetime, hi: datetime, symbol: str | None = None) -
 
 
 def add_snapshots(conn: Conn, rows: list[tuple[str, datetime]]) -> None:
+    if rows:  # the month's partitions (009), as the loader makes them
+        conn.execute("SELECT obsdb_ensure_tick_partitions(%s, %s)", (min(r[1] for r in rows), max(r[1] for r in rows)))
     with conn.cursor() as cur:
         cur.executemany("INSERT INTO swing_snapshots (symbol, snapshot_time, price, record_shape) "
                         "VALUES (%s, %s, 70000, 'F')", rows)
@@ -312,3 +314,31 @@ def test_feed_gaps_equal_a_brute_force_scan(conn: Conn, threshold: float) -> Non
     want = [(a, b) for a, b in pairwise(points) if (b - a).total_seconds() >= threshold]
     assert [(g[1], g[2]) for g in gaps(conn, "feed")] == want
     assert want[-1][1] == at(MON, "15:30:00")
+
+
+def test_changed_stretches_are_the_symmetric_difference_of_the_unions() -> None:
+    """Where feed gaps changed is where exactly one of the old and new unions covers an instant
+    (checked second by second on random gap sets, overlapping and touching ones included)."""
+    from obsdb.derive.gaps import FeedGaps, changed_stretches
+
+    rng = random.Random(8)
+    base = datetime(2026, 1, 30, 9, 0, tzinfo=timezone(timedelta(hours=9)))
+
+    def some() -> FeedGaps:
+        spans = []
+        for _ in range(rng.randint(0, 6)):
+            lo = rng.randint(0, 100)
+            spans.append((base + timedelta(seconds=lo), base + timedelta(seconds=lo + rng.randint(1, 20))))
+        return FeedGaps.of(spans)
+
+    def covers(g: FeedGaps, t: datetime) -> bool:
+        return any(a <= t < b for a, b in g.ranges())
+
+    for _ in range(300):
+        old, new = some(), some()
+        changed = changed_stretches(old, new)
+        assert all(b > a for a, b in changed.ranges())
+        assert all(b1 < a2 for (_, b1), (a2, _) in pairwise(changed.ranges()))  # merged: disjoint, apart
+        for s in range(130):
+            t = base + timedelta(seconds=s, milliseconds=500)
+            assert covers(changed, t) == (covers(old, t) != covers(new, t)), (old, new, t)

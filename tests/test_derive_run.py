@@ -74,3 +74,54 @@ def test_derive_cli_json_and_sample_archive_end_to_end(db: str, tmp_path: Path) 
     rec = run_obsdb("derive", "--reconcile", "--json", env=obsdb_env(db))
     assert rec.returncode == 0, rec.stderr
     assert isinstance(orjson.loads(rec.stdout), list)
+
+
+def _at(hh: int, mm: int, ss: int, symbol: str, price: int, cum: int) -> dict[str, object]:
+    t = f"2026-01-30T{hh:02d}:{mm:02d}:{ss:02d}.000000+09:00"
+    return {"timestamp": t, "symbol": symbol, "execution_time": f"{hh:02d}{mm:02d}{ss:02d}",
+            "price": {"current": price, "open": 69000, "high": 71000, "low": 68000, "change_rate": 0.5},
+            "volume": {"accumulated": cum, "trade_value": cum * price},
+            "bid_ask": {"ask_price": price + 100, "bid_price": price}, "source": "websocket", "session_id": "s"}
+
+
+def _morning() -> list[dict[str, object]]:
+    """Three symbols from 09:00 to 09:59, every 5 s, the feed silent 09:20-09:25, and one symbol
+    quiet 09:40-09:47 (a symbol gap while the feed is alive)."""
+    out, cum = [], {"000010": 0, "000020": 0, "000030": 0}
+    for k in range(720):
+        mm, ss = divmod(k * 5, 60)
+        if 20 <= mm < 25:
+            continue
+        for i, sym in enumerate(cum):
+            if sym == "000030" and 40 <= mm < 47:
+                continue
+            cum[sym] += 10 + i + k % 7
+            out.append(_at(9, mm, ss + i, sym, 70000 + (k * 37 + i * 11) % 900, cum[sym]))
+    return out
+
+
+def test_live_increments_rewrite_only_what_changed_and_match_a_rebuild(db: str, tmp_path: Path) -> None:
+    path = write_lines(tmp_path / "20260130_09.jsonl", *_morning())
+    api.migrate([path], settings=settings_for(db))
+    total = query(db, "SELECT count(*) FROM analysis_rolling_stats")[0][0]
+    # one tick appended after the last one: the feed's 'after_last_tick' gap moves for everyone
+    with path.open("ab") as f:
+        f.write(orjson.dumps(_at(9, 59, 58, "000010", 70100, 99_999)) + b"\n")
+    live = api.migrate([path], settings=settings_for(db)).derive
+    assert live is not None and live["days"] == ["2026-01-30"]
+    assert "000010" in live["symbols"] and live["bars_1m"]["written"] >= 1
+    # only the appended symbol's statistics from its changed bar on: a few rows per window, no more
+    assert 0 < live["stats"]["written"] + live["stats"]["unchanged"] < int(total) // 10  # type: ignore[call-overload]
+    # late ticks of one symbol fill the feed's silence: the feed gap goes, so the other symbols'
+    # silences there were no longer the collector's (reason) and their edge bars gain coverage
+    with path.open("ab") as f:
+        for k in range(60):
+            f.write(orjson.dumps(_at(9, 20 + k // 12, k % 12 * 5 + 3, "000010", 70200, 0)) + b"\n")
+    filled = api.migrate([path], settings=settings_for(db)).derive
+    assert filled is not None and {"000020", "000030"} <= set(filled["symbols"])
+    assert query(db, "SELECT reason FROM scalp_gaps WHERE scope = 'symbol' AND symbol = '000020' "
+                     "AND gap_start_ts < '2026-01-30 09:30+09'") == [("no_trades",)]
+    rebuilt = api.derive(start=date(2026, 1, 30), end=date(2026, 1, 30), settings=settings_for(db))
+    for step in ("bars_1m", "bars_10m", "gaps", "stats"):  # the increments left exactly what a rebuild makes
+        changes = getattr(rebuilt, step)
+        assert (step, changes.written, changes.deleted) == (step, 0, 0)

@@ -206,17 +206,21 @@ def test_restart_reuses_the_data_dir(data_dir: Path) -> None:
     before = (data_dir / "PG_VERSION").stat()
     server.release()
     assert gone(data_dir)
-    started = time.monotonic()
+    first_run = len(log_text(data_dir))
     again = embedded.acquire(data_dir)
-    elapsed = time.monotonic() - started
     try:
         assert again is not server
         with psycopg.connect(again.conninfo()) as conn:
             assert conn.execute("SELECT x FROM kept").fetchall() == [("still here",)]
         after = (data_dir / "PG_VERSION").stat()
         assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
-        assert log_text(data_dir).count("running initdb") == 1
-        assert elapsed < 3.0, f"restart took {elapsed:.2f} s"  # typically ~0.15 s
+        # A quick restart, told by what it did rather than by a clock: no initdb, and postgres found
+        # the cluster shut down cleanly (the last stop checkpointed), so it ran no crash recovery.
+        restart = log_text(data_dir)[first_run:]
+        assert "running initdb" not in restart, restart
+        assert "database system was shut down at" in restart, restart
+        for slow in ("was interrupted", "automatic recovery", "redo starts", "stale postmaster.pid"):
+            assert slow not in restart, restart
     finally:
         again.release()
     assert gone(data_dir)

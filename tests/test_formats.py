@@ -1,5 +1,5 @@
-"""Format-level properties: the production fast path agrees with the general one, recognition is by
-content, and bad values never raise anything but a field error."""
+"""Format-level properties: tick layouts, recognition by content, and bad values never raise anything
+but a field error. The production fast path has its own file (test_formats_production.py)."""
 
 from __future__ import annotations
 
@@ -7,64 +7,25 @@ import contextlib
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from obsdb.formats.common import FieldError
 from obsdb.formats.recognize import recognize
-from obsdb.formats.ticks import DENSE_COLUMNS, expand_dense, nested_tick_general, production_tick
+from obsdb.formats.ticks import DENSE_COLUMNS, FLAT_COLUMNS, MINIMAL_COLUMNS, NESTED_COLUMNS, nested_tick_general
 from obsdb.models import ScalpTick
 
 KST = timezone(timedelta(hours=9))
 prices = st.integers(min_value=0, max_value=2_000_000)
 
 
-@st.composite
-def production_ticks(draw: st.DrawFn) -> dict[str, Any]:
-    when = draw(st.datetimes(min_value=datetime(2025, 12, 20), max_value=datetime(2026, 2, 10)))
-    when = when.replace(tzinfo=KST)
-    exec_time = draw(st.one_of(st.none(), st.just(when.strftime("%H%M%S"))))
-    low, high = sorted((draw(prices), draw(prices)))
-    return {
-        "timestamp": when.isoformat(), "symbol": draw(st.sampled_from(["005930", "0004V0", "001", "ABCDEFG"])),
-        "execution_time": exec_time,
-        "price": {"current": draw(prices), "open": draw(prices), "high": high, "low": low,
-                  "change_rate": draw(st.one_of(st.none(), st.floats(-40, 40, allow_nan=False), st.integers(-40, 40)))},
-        "volume": {"accumulated": draw(st.integers(0, 10**12)), "trade_value": draw(st.one_of(st.none(), prices))},
-        "bid_ask": {"ask_price": draw(st.one_of(st.none(), prices)), "bid_price": draw(st.one_of(st.none(), prices))},
-        "source": "websocket", "session_id": draw(st.text(max_size=8)),
-    }
-
-
-@settings(max_examples=400, deadline=None)
-@given(production_ticks())
-def test_production_fast_path_equals_general_path(record: dict[str, Any]) -> None:
-    record = orjson.loads(orjson.dumps(record))  # exactly what the loader sees
-    fast = production_tick(record, 7, 9)
-    general = nested_tick_general(record, 7, 9)
-    assert fast is not None
-    assert expand_dense(fast, ScalpTick.columns()) == general
-
-
-def test_dense_columns_are_table_columns_in_order() -> None:
+def test_tick_layouts_are_table_columns_in_order() -> None:
     columns = ScalpTick.columns()
-    positions = [columns.index(c) for c in DENSE_COLUMNS]
-    assert positions == sorted(positions)
-    left_out = set(columns) - set(DENSE_COLUMNS)
-    assert all(not ScalpTick.model_fields[c].is_required() for c in left_out)
-
-
-def test_fast_path_declines_anything_unusual() -> None:
-    base = {"timestamp": "2026-01-30T10:00:00+09:00", "symbol": "005930", "execution_time": "100000",
-            "price": {"current": 1, "open": 1, "high": 1, "low": 1, "change_rate": 0.0},
-            "volume": {"accumulated": 1, "trade_value": 1}, "bid_ask": {"ask_price": 1, "bid_price": 1},
-            "source": "websocket", "session_id": "s"}
-    assert production_tick(base, None, 1) is not None
-    for variant in (dict(base, timestamp="2026-01-30T01:00:00Z"), dict(base, extra=1),
-                    dict(base, execution_time="5"), dict(base, price=dict(base["price"], current="1")),  # type: ignore[arg-type]
-                    dict(base, timestamp="2026-01-30T10:00:00")):
-        assert production_tick(variant, None, 1) is None
+    for layout in (DENSE_COLUMNS, NESTED_COLUMNS, FLAT_COLUMNS, MINIMAL_COLUMNS):
+        positions = [columns.index(c) for c in layout]
+        assert positions == sorted(positions)
+        left_out = set(columns) - set(layout)
+        assert all(not ScalpTick.model_fields[c].is_required() for c in left_out)
 
 
 @settings(max_examples=300, deadline=None)

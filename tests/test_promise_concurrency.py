@@ -20,7 +20,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from obsdb.db import schema
 from obsdb.load.files import open_archive
-from obsdb.load.pipeline import _stream_lock
+from obsdb.load.ledger import stream_lock_key
 from obsdb.load.reader import StreamReader
 from obsdb.sample import write_sample_archive
 from tests.helpers import obsdb_env, query, run_obsdb, with_db
@@ -160,9 +160,9 @@ def stream_lock(path: Path) -> tuple[int, int]:
     try:
         head = StreamReader(opened.stream).head()
     finally:
-        opened.stream.close()
+        opened.close()
     assert head is not None
-    return _stream_lock(hashlib.sha256(head).hexdigest())
+    return stream_lock_key(hashlib.sha256(head).hexdigest())
 
 
 def test_derive_beside_migrate_then_derive_equals_a_clean_run(db: str, tmp_path: Path,

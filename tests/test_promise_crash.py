@@ -2,11 +2,16 @@
 growing, then allowed to finish, leaves exactly the database that ONE clean run of the final archive
 gives: the same rows in every loaded and derived table, the same rejects, the same ledger.
 
-The kill schedule comes from a seed (printed on failure; set OBSDB_PROMISE_SEED to replay it).
+The kill schedule comes from a seed (printed on failure; set OBSDB_PROMISE_SEED to replay it). Most
+runs are killed at a point that does not depend on speed: the test holds the stream lock of a file
+the run must read (a growing file, so never "unchanged") and kills once a loader waits on it. The
+other runs are killed on a clock or after some progress, which may hit any phase, or miss (then the
+run just finishes); only the first kind is counted on.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import random
 import signal
@@ -23,13 +28,15 @@ from bench.loader import generate
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
+from obsdb.db.queries import STREAM_LOCK, STREAM_UNLOCK
+from obsdb.load.ledger import stream_lock_key
 from obsdb.sample import write_sample_archive
 from tests.helpers import obsdb_env, run_obsdb, with_db
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
 
-MIN_KILLS = 22
-MAX_ATTEMPTS = 48
+ATTEMPTS = 36
+BLOCKED_KILLS = 22  #: runs killed while a loader waits on a lock we hold: killed mid-load on any machine
 
 #: Every table the loader or derive writes, compared row by row (through a checksum).
 COMPARED_TABLES = (
@@ -54,6 +61,10 @@ PROGRESS = ("SELECT (SELECT coalesce(sum(loaded_lines), 0) FROM obsdb_ingest_fil
             "(SELECT count(*) FROM obsdb_ingest_files), (SELECT count(*) FROM obsdb_derive_dirty), "
             "(SELECT count(*) FROM obsdb_load_runs), (SELECT count(*) FROM obsdb_ingest_paths)")
 #: After any kill: each ledger entry's reject count is exactly its stored rejects (one transaction).
+#: Backends of this database waiting on a two-key advisory lock (objsubid 2), other than our own.
+LOCK_WAITERS = ("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND objsubid = 2 "
+                "AND classid = %s AND objid::bigint = %s AND pid <> pg_backend_pid() "
+                "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")
 TORN = ("SELECT f.file_id, f.rejected, count(r.line_no), f.loaded_lines, max(r.line_no) "
         "FROM obsdb_ingest_files f LEFT JOIN obsdb_rejects r USING (file_id) GROUP BY f.file_id "
         "HAVING f.rejected <> count(r.line_no) OR max(r.line_no) > f.loaded_lines")
@@ -123,8 +134,9 @@ def growing_files(scratch: Path) -> dict[str, bytes]:
             mixed.append(orjson.dumps(rec))
         if i % 61 == 30:
             mixed.append(mixed[len(mixed) // 2])  # an earlier line of this file again: a duplicate
-    return {"growing/a_ticks.jsonl": b"\n".join(lines[0::2]) + b"\n",
-            "growing/b_mixed.jsonl": b"\n".join(mixed) + b"\n"}
+    # One sorts before every other file, one after: a run blocked on it is killed early or late.
+    return {"a_growing/ticks.jsonl": b"\n".join(lines[0::2]) + b"\n",
+            "z_growing/mixed.jsonl": b"\n".join(mixed) + b"\n"}
 
 
 def build_archive(root: Path, scratch: Path) -> dict[str, bytes]:
@@ -136,15 +148,47 @@ def build_archive(root: Path, scratch: Path) -> dict[str, bytes]:
 @dataclass(frozen=True)
 class Plan:
     workers: int
+    block: str | None  # a growing file: kill once a loader waits on its stream lock (which we hold)
     after_commits: int  # 0: kill `delay` seconds after the start; else that many progress steps, then `delay`
     delay: float
 
     @staticmethod
-    def draw(rng: random.Random) -> Plan:
+    def draw(rng: random.Random, blocked: bool, growing: list[str]) -> Plan:
         workers = rng.choice((1, 2))
+        if blocked:
+            return Plan(workers, rng.choice(growing), 0, 0.0)
         if rng.random() < 0.3:
-            return Plan(workers, 0, round(rng.uniform(0.1, 1.0), 3))
-        return Plan(workers, rng.randint(1, 5), round(rng.uniform(0.0, 0.08), 3))
+            return Plan(workers, None, 0, round(rng.uniform(0.1, 1.0), 3))
+        return Plan(workers, None, rng.randint(1, 5), round(rng.uniform(0.0, 0.08), 3))
+
+
+def head_lock(data: bytes) -> tuple[int, int]:
+    """The advisory lock a loader takes for a content stream (keyed by its first line)."""
+    return stream_lock_key(hashlib.sha256(data[: data.index(b"\n") + 1]).hexdigest())
+
+
+def run_blocked(argv: list[str], env: dict[str, str], watch: psycopg.Connection[object], lock: tuple[int, int],
+                stderr: Path) -> tuple[bool, float, int, object]:
+    """Start a migrate while holding ``lock``; SIGKILL it once a loader waits on that lock."""
+    progress = watch.execute(PROGRESS).fetchone()
+    watch.execute(STREAM_LOCK, lock)
+    try:
+        with stderr.open("wb") as err:
+            proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=err)
+        started = time.monotonic()
+        try:
+            while watch.execute(LOCK_WAITERS, (lock[0], lock[1] & 0xFFFF_FFFF)).fetchone() == (0,):
+                assert proc.poll() is None, "the run ended without reading a file that grew"
+                assert time.monotonic() - started < 60, "a migrate ran for a minute: hung?"
+                time.sleep(0.01)
+            os.kill(proc.pid, signal.SIGKILL)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            code = proc.wait(timeout=30)
+    finally:
+        watch.execute(STREAM_UNLOCK, lock)  # the killed loader's backend then gets it and goes away
+    return code == -signal.SIGKILL, time.monotonic() - started, code, progress
 
 
 def run_and_kill(argv: list[str], env: dict[str, str], watch: psycopg.Connection[object], plan: Plan,
@@ -195,7 +239,10 @@ def test_sigkilled_again_and_again_then_finished_equals_one_clean_run(
     rng = random.Random(seed)
     archive = tmp_path / "archive"
     final = build_archive(archive, tmp_path / "scratch")
-    cuts = {rel: sorted(rng.sample(range(1, len(data)), MAX_ATTEMPTS)) for rel, data in final.items()}
+    # Every cut keeps the first line whole: a growing file always has a stream lock to block on.
+    cuts = {rel: sorted(rng.sample(range(data.index(b"\n") + 1, len(data)), ATTEMPTS))
+            for rel, data in final.items()}
+    blocked = set(rng.sample(range(ATTEMPTS), BLOCKED_KILLS))
     grow(archive, final, cuts, 0)
     log = [f"seed={seed} (OBSDB_PROMISE_SEED={seed} replays the schedule)"]
 
@@ -203,24 +250,32 @@ def test_sigkilled_again_and_again_then_finished_equals_one_clean_run(
         return "\n".join(log)
 
     env = obsdb_env(db)
-    kills = attempt = 0
+    kills = blocked_kills = 0
     with psycopg.connect(db, autocommit=True) as watch:
-        while kills < MIN_KILLS and attempt < MAX_ATTEMPTS:
-            plan = Plan.draw(rng)
+        for attempt in range(ATTEMPTS):
+            plan = Plan.draw(rng, attempt in blocked, sorted(final))
             argv = [sys.executable, "-m", "obsdb", "migrate", str(archive), "--workers", str(plan.workers)]
             err = tmp_path / f"stderr-{attempt}.txt"
-            killed, seconds, code, seen = run_and_kill(argv, env, watch, plan, err)
+            try:
+                if plan.block is not None:
+                    killed, seconds, code, seen = run_blocked(argv, env, watch, head_lock(final[plan.block]), err)
+                else:
+                    killed, seconds, code, seen = run_and_kill(argv, env, watch, plan, err)
+            except AssertionError as exc:
+                raise AssertionError(f"#{attempt} {plan}: {exc}\n{err.read_text()[-2000:]}\n{why()}") from None
             log.append(f"#{attempt} {plan}: {'killed' if killed else f'exited {code}'} after {seconds:.2f}s"
                        f" (lines, ledger entries, derive marks, runs, paths before: {seen})")
             assert killed or code == 0, f"{err.read_text()[-2000:]}\n{why()}"
+            assert killed or plan.block is None, why()
             torn = watch.execute(TORN).fetchall()
             assert torn == [], f"ledger and rejects disagree after a kill: {torn}\n{why()}"
             kills += killed
-            attempt += 1
-            grow(archive, final, cuts, attempt)
-    assert kills >= MIN_KILLS, f"only {kills} of {attempt} runs were killed\n{why()}"
+            blocked_kills += killed and plan.block is not None
+            grow(archive, final, cuts, attempt + 1)
+    assert blocked_kills == BLOCKED_KILLS, why()
+    log.append(f"{kills} of {ATTEMPTS} runs killed, {blocked_kills} of them while blocked")
 
-    grow(archive, final, cuts, MAX_ATTEMPTS)  # the final archive: every growing file complete
+    grow(archive, final, cuts, ATTEMPTS)  # the final archive: every growing file complete
     done = run_obsdb("migrate", str(archive), "--json", env=env, timeout=120)
     assert done.returncode == 0, f"{done.stderr[-2000:]}\n{why()}"
     again = run_obsdb("migrate", str(archive), "--json", env=env, timeout=120)

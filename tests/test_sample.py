@@ -317,7 +317,7 @@ def test_records_are_written_under_portfolio_and_analysis(
     assert set(record_files) == {"portfolio/20260202_portfolio.jsonl", "analysis/20260202_signals.jsonl"}
     portfolio = Counter(shape for shape, _ in record_files["portfolio/20260202_portfolio.jsonl"])
     assert portfolio == {"P_policy": 1, "P_weight": 4, "P_snapshot": 1, "P_position": portfolio["P_position"],
-                         "P_plan": 1, "P_order": 3, "P_execution": 2}
+                         "P_plan": 1, "P_order": 3, "P_execution": 3}
     assert portfolio["P_position"] >= 1
     analysis = Counter(shape for shape, _ in record_files["analysis/20260202_signals.jsonl"])
     assert set(analysis) == ANALYSIS and analysis["X_threshold"] >= 2 and analysis["X_signal"] >= 2
@@ -356,7 +356,12 @@ def test_portfolio_records_are_consistent_and_parents_first(
     assert [o["limit_price"] for o in orders.values()].count(None) == 1
     assert all(o["quantity"] > 0 and o["symbol"] in known for o in orders.values())
     executions = by["P_execution"]
-    assert len({e["order_id"] for e in executions}) == 2
+    assert len({e["order_id"] for e in executions}) == 3
+    filled = Counter[str]()
+    for e in executions:
+        filled[e["order_id"]] += e["quantity"]
+    partial = [o for o in orders.values() if 0 < filled[o["order_id"]] < o["quantity"]]
+    assert [o["status"] for o in partial] == ["partially_filled"]  # executions needs a partial fill
     for e in executions:
         o = orders[e["order_id"]]
         assert (e["symbol"], e["side"]) == (o["symbol"], o["side"])

@@ -7,10 +7,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +26,17 @@ from obsdb.derive.common import DeriveSettings
 from obsdb.derive.run import DeriveReport
 from obsdb.derive.run import derive as run_derive
 from obsdb.errors import MissingDatabase
+from obsdb.load.follow import OnPoll
+from obsdb.load.follow import follow as run_follow
 from obsdb.load.pipeline import Progress
 from obsdb.load.report import RunReport
 from obsdb.load.run import Start, ensure_schema, load_paths
+from obsdb.portfolio import executions as pf_executions
+from obsdb.portfolio import plan as pf_plan
+from obsdb.portfolio import valuation as pf_valuation
+from obsdb.portfolio.common import PortfolioError
+from obsdb.report.build import ReportError, ReportOptions, ReportResult, build_report
+from obsdb.retention import run as retention_run
 from obsdb.status import StatusReport, collect
 
 
@@ -52,7 +61,6 @@ class InitResult:
     database: str
     plan: schema.Plan
     applied: tuple[schema.AppliedMigration, ...]
-    planned_only: bool
 
 
 def init(*, plan_only: bool = False, settings: Settings | None = None) -> InitResult:
@@ -63,12 +71,12 @@ def init(*, plan_only: bool = False, settings: Settings | None = None) -> InitRe
         try:
             conn = dbc.connect(target, create_missing=False)
         except MissingDatabase:  # nothing there yet: everything is pending, and we create nothing
-            return InitResult(target.display, schema.Plan((), schema.available()), (), True)
+            return InitResult(target.display, schema.Plan((), schema.available()), ())
         with conn:
-            return InitResult(target.display, schema.plan(conn), (), True)
+            return InitResult(target.display, schema.plan(conn), ())
     with connection(settings, autocommit=True) as (target, conn):
         applied = schema.upgrade(conn)
-        return InitResult(target.display, schema.plan(conn), applied, False)
+        return InitResult(target.display, schema.plan(conn), applied)
 
 
 def status(*, exact: bool = False, settings: Settings | None = None) -> StatusReport:
@@ -100,16 +108,35 @@ def migrate(
         report = load_paths(conn, paths, progress=progress, on_start=on_start, arguments=arguments,
                             workers=workers, conninfo=target.conninfo)
         if derive_after:
-            report.derive = run_derive(conn).to_dict()
+            report.derive = run_derive(conn, conninfo=target.conninfo).to_dict()
         return report
+
+
+def follow(
+    paths: Sequence[Path] = (Path("data/observer"),),
+    *,
+    interval: float = 2.0,
+    on_poll: OnPoll,
+    stop: threading.Event | None = None,
+    settings: Settings | None = None,
+    derive_after: bool = True,
+    max_polls: int | None = None,
+) -> RunReport:
+    """Keep loading (and deriving) what is appended under ``paths``, every ``interval`` seconds, until
+    ``stop`` is set (the CLI sets it on SIGTERM or Ctrl-C) or after ``max_polls`` polls."""
+    with connection(settings, autocommit=True) as (_, conn):
+        ensure_schema(conn)
+        return run_follow(conn, paths, interval=interval, stop=stop or threading.Event(), on_poll=on_poll,
+                          derive_after=derive_after, max_polls=max_polls)
 
 
 def derive(*, start: date | None = None, end: date | None = None, symbol: str | None = None,
            derive_settings: DeriveSettings | None = None, settings: Settings | None = None) -> DeriveReport:
     """Recompute bars, gaps and statistics for what changed since the last derive (or rebuild a range)."""
-    with connection(settings, autocommit=True) as (_, conn):
+    with connection(settings, autocommit=True) as (target, conn):
         ensure_schema(conn)
-        return run_derive(conn, start=start, end=end, symbol=symbol, settings=derive_settings)
+        return run_derive(conn, start=start, end=end, symbol=symbol, settings=derive_settings,
+                          conninfo=target.conninfo)
 
 
 def reconcile(*, start: date | None = None, end: date | None = None, symbol: str | None = None,
@@ -146,3 +173,63 @@ def rejects(*, path_contains: str | None = None, limit: int = 50,
             return []
         rows = conn.execute(queries.REJECTS_LIST, {"path": pattern, "limit": limit}).fetchall()
     return [RejectRecord(r[0], r[1], r[2], r[3], bytes(r[4]), r[5], r[6]) for r in rows]
+
+
+def report(options: ReportOptions | None = None, *, settings: Settings | None = None) -> ReportResult:
+    """Write the self-contained HTML report (coverage, gaps, candles, loads, portfolio); read-only."""
+    with connection(settings, create_missing=False) as (target, conn):
+        conn.read_only = True  # the report only reads; a bug here can never write
+        if schema.plan(conn).current_version is None:
+            raise ReportError(f"{target.display} has no obsdb schema yet: run `obsdb migrate` (or `obsdb init`) first.")
+        return build_report(conn, options or ReportOptions(), database=target.display)
+
+
+def retention(options: retention_run.Options, *, reload_retired: bool = False,
+              on_rows: Callable[[int], None] | None = None,
+              settings: Settings | None = None) -> retention_run.RetentionReport:
+    """Retire time partitions older than the window (docs/retention.md); or, with ``reload_retired``,
+    mark the tables' retired ranges loadable again. ``dry_run`` changes nothing."""
+    with connection(settings, autocommit=True, create_missing=False) as (target, conn):
+        pending = schema.plan(conn).pending
+        if pending and (options.dry_run or schema.plan(conn).current_version is None):
+            raise retention_run.RetentionError(
+                f"{target.display} is not at the current obsdb schema: run `obsdb init` first.")
+        if pending:
+            ensure_schema(conn)
+        if reload_retired:
+            report = retention_run.RetentionReport(options.keep_days, None, options.dry_run)
+            report.released = retention_run.release(conn, options.tables, dry_run=options.dry_run)
+            return report
+        return retention_run.retire(conn, options, on_rows)
+
+
+def _portfolio_ready(conn: psycopg.Connection[Any], display: str) -> None:
+    """The portfolio questions need migration 010; say how to get it instead of an SQL error."""
+    if any(m.version <= 10 for m in schema.plan(conn).pending):
+        raise PortfolioError(f"{display} is not at the current obsdb schema: run `obsdb init` first.")
+
+
+def portfolio_status(*, account: str | None = None, at: datetime | None = None,
+                     settings: Settings | None = None) -> pf_valuation.Valuation:
+    """The account's snapshot in force at ``at`` (default now) valued, weighed and checked (docs/portfolio.md)."""
+    with connection(settings, create_missing=False) as (target, conn):
+        _portfolio_ready(conn, target.display)
+        return pf_valuation.value(conn, account, at or datetime.now(UTC))
+
+
+def portfolio_plan(*, account: str | None = None, at: datetime | None = None, write: bool = False,
+                   settings: Settings | None = None) -> pf_plan.Plan:
+    """The rebalance orders for the account at ``at``; ``write`` stores them (idempotent)."""
+    when = at or datetime.now(UTC)
+    with connection(settings, create_missing=False) as (target, conn):
+        _portfolio_ready(conn, target.display)
+        plan = pf_plan.propose(pf_valuation.value(conn, account, when))
+        return pf_plan.write(conn, plan, when) if write else plan
+
+
+def portfolio_executions(*, plan: str | None = None, account: str | None = None,
+                         settings: Settings | None = None) -> dict[str, Any]:
+    """Fills, implied status and slippage per order of ``plan`` (default: the latest plan)."""
+    with connection(settings, create_missing=False) as (target, conn):
+        _portfolio_ready(conn, target.display)
+        return pf_executions.execution_quality(conn, plan, account)

@@ -21,6 +21,7 @@ from obsdb.derive.common import DeriveSettings
 from obsdb.errors import ObsdbError
 from obsdb.load.report import RunReport
 from obsdb.load.workers import default_workers
+from obsdb.portfolio.cli import app as portfolio_app
 
 EXIT_STRICT_REJECTS = 1
 EXIT_FILE_ERRORS = 5
@@ -33,6 +34,7 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="The database obsdb talks to (embedded by default).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(portfolio_app, name="portfolio")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")]
 
@@ -102,11 +104,20 @@ def migrate(
     workers: Annotated[int | None, typer.Option(
         "--workers", min=1, help="Load files in N processes (default: one per core, up to 4).")] = None,
     no_derive: Annotated[bool, typer.Option("--no-derive", help="Load only; derive later.")] = False,
+    follow: Annotated[bool, typer.Option(
+        "--follow", help="Keep running: load and derive what is appended, until Ctrl-C or SIGTERM.")] = False,
+    interval: Annotated[float, typer.Option(
+        "--interval", min=0.1, help="With --follow: seconds between polls.")] = 2.0,
 ) -> None:
     """Load archives exactly once: every line is loaded, a duplicate, rejected (with a reason) or skipped."""
     from obsdb.progress import load_progress
 
     targets = paths or [Path("data/observer")]
+    if follow:
+        if dry_run:
+            raise typer.BadParameter("--follow loads what is appended; it cannot be a --dry-run")
+        _follow(targets, interval, json, derive_after=not no_derive)
+        return
     with load_progress(json) as progress:
         report = api.migrate(targets, dry_run=dry_run, progress=progress, on_start=progress.start,
                              workers=workers or default_workers(), derive_after=not no_derive)
@@ -115,6 +126,20 @@ def migrate(
     else:
         ui.print_load_report(report)
     raise typer.Exit(migrate_exit_code(report, strict))
+
+
+def _follow(targets: list[Path], interval: float, json: bool, *, derive_after: bool) -> None:
+    from obsdb.load.follow import stop_on_signals
+    from obsdb.progress import follow_display
+
+    with stop_on_signals() as stop, follow_display(json, targets) as on_poll:
+        report = api.follow(targets, interval=interval, on_poll=on_poll, stop=stop, derive_after=derive_after)
+    if json:
+        ui.print_json({"stopped": True, **{k: v for k, v in report.to_dict().items() if k != "per_file"}})
+    else:
+        d = report.to_dict()
+        ui.out.print(f"stopped: {d['lines_read']:,} lines read, {d['rows_loaded']:,} rows loaded, "
+                     f"{d['rejected']:,} rejected while following")
 
 
 def migrate_exit_code(report: RunReport, strict: bool) -> int:
@@ -171,6 +196,30 @@ def rejects(
 
 
 @app.command()
+def report(
+    output: Annotated[Path, typer.Option("-o", "--output", help="The HTML file to write.")] = Path("report.html"),
+    start: Annotated[datetime | None, typer.Option("--from", formats=["%Y-%m-%d"], help="First KST day.")] = None,
+    end: Annotated[datetime | None, typer.Option("--to", formats=["%Y-%m-%d"], help="Last KST day.")] = None,
+    symbol: Annotated[list[str] | None, typer.Option("--symbol", help="Only these symbols (repeat).")] = None,
+    day: Annotated[datetime | None, typer.Option("--day", formats=["%Y-%m-%d"], help="Day of the candles.")] = None,
+    json: JsonOpt = False,
+) -> None:
+    """Write one self-contained HTML page: coverage, gaps, candles, loads and portfolio (opens offline)."""
+    from obsdb.report import ReportOptions
+
+    result = api.report(ReportOptions(output=output, start=start.date() if start else None,
+                                      end=end.date() if end else None, symbols=tuple(symbol or ()),
+                                      day=day.date() if day else None))
+    if json:
+        ui.print_json(result.to_dict())
+        return
+    for note in result.notes:
+        ui.err.print(f"[yellow]{escape(note)}[/yellow]")
+    ui.out.print(f"Wrote {escape(str(result.output.resolve()))} ({result.bytes / 1e6:.2f} MB, "
+                 f"{result.counts['symbols']} symbols x {result.counts['trading_days']} trading days)")
+
+
+@app.command()
 def sample(
     path: Annotated[Path, typer.Argument(help="Where to write the archive.")] = Path("data/observer"),
     scale: Annotated[int, typer.Option(help="Multiply the number of ticks.")] = 1,
@@ -217,6 +266,33 @@ def db_shell() -> None:
     # A child, not exec: this process keeps the embedded server alive while psql runs.
     code = subprocess.call([str(bin_dir() / "psql"), target.conninfo_without_password], env=env)
     raise typer.Exit(code)
+
+
+@app.command()
+def retention(
+    keep: Annotated[str, typer.Option(help="Keep this window: 180d (days) or 26w (weeks).")] = "180d",
+    table: Annotated[list[str] | None, typer.Option(
+        "--table", help="Only these tables (repeat); default the raw ones: scalp_ticks, swing_snapshots.")] = None,
+    archive: Annotated[Path | None, typer.Option(help="First write each partition here (JSONL .zst).")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would happen; change nothing.")] = False,
+    drop: Annotated[bool, typer.Option("--drop", help="Drop without an archive.")] = False,
+    reload_retired: Annotated[bool, typer.Option(
+        "--reload-retired", help="Let migrate load the tables' retired ranges again.")] = False,
+    json: JsonOpt = False,
+) -> None:
+    """Retire whole time partitions older than the window (archived first with --archive)."""
+    from obsdb.retention import Options, parse_keep
+    from obsdb.retention.run import check_tables
+    from obsdb.retention.view import print_report, row_progress
+
+    options = Options(keep_days=parse_keep(keep), tables=check_tables(table or ()), archive=archive,
+                      drop=drop, dry_run=dry_run)
+    with row_progress(not json and not dry_run and archive is not None) as on_rows:
+        result = api.retention(options, reload_retired=reload_retired, on_rows=on_rows)
+    if json:
+        ui.print_json(result.to_dict())
+    else:
+        print_report(result.to_dict())
 
 
 @app.command()

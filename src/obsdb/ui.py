@@ -7,14 +7,13 @@ from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import orjson
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-KST = ZoneInfo("Asia/Seoul")
+from obsdb.krx import KST
 
 # In a pipe Rich assumes 80 columns and would cut table names: give it room instead.
 _WIDTH = None if sys.stdout.isatty() else 160

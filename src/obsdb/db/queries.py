@@ -100,10 +100,10 @@ COLUMN_TYPES: LiteralString = (
     "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum"
 )
 ENSURE_TICK_PARTITIONS: LiteralString = "SELECT obsdb_ensure_tick_partitions(%s, %s)"
-#: Could any row of this batch already be there? Probes the (symbol, event_time) key per symbol.
+#: Could any row of this batch already be there? One index range scan per symbol of the batch
+#: (and no correlated subquery, which Citus refuses next to a set-returning function).
 TICKS_OVERLAP: LiteralString = (
-    "SELECT EXISTS (SELECT 1 FROM unnest(%s::text[]) AS s(symbol) WHERE EXISTS ("
-    "SELECT 1 FROM scalp_ticks t WHERE t.symbol = s.symbol AND t.event_time BETWEEN %s AND %s))"
+    "SELECT EXISTS (SELECT 1 FROM scalp_ticks WHERE symbol = ANY(%s::text[]) AND event_time BETWEEN %s AND %s)"
 )
 STAGE_CREATE: LiteralString = (
     "CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {target} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"

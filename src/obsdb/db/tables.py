@@ -35,6 +35,6 @@ TABLES: tuple[TableInfo, ...] = (
     TableInfo("analysis_rolling_stats", "analysis", "bar_time"),
     TableInfo("analysis_threshold_candidates", "analysis", "as_of"),
     TableInfo("analysis_signal_events", "analysis", "event_time"),
+    TableInfo("analysis_signal_outcomes", "analysis", "event_time"),
 )
 
-BY_NAME = {t.name: t for t in TABLES}

@@ -1,14 +1,18 @@
-"""What every derive step shares: settings, change counts, SQL files, KST session bounds."""
+"""What every derive step shares: settings, change counts, SQL files, the bounds of a KST day."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from functools import cache
 from importlib import resources
-from typing import LiteralString
+from typing import Any, LiteralString
+
+import psycopg
 
 from obsdb import krx
+from obsdb.krx import KST
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,45 @@ class Changes:
         self.unchanged += other.unchanged
         return self
 
+    @classmethod
+    def of(cls, written: int, deleted: int, computed: int) -> Changes:
+        """From the ``(written, deleted, computed)`` every derive statement answers."""
+        return cls(written=int(written), deleted=int(deleted), unchanged=int(computed) - int(written))
+
+    def to_dict(self) -> dict[str, int]:
+        return {"written": self.written, "deleted": self.deleted, "unchanged": self.unchanged}
+
+
+@dataclass(frozen=True)
+class Day:
+    """A KST date as the half-open instant range [lo, hi), and its regular session [open, close]
+    (both None on a day without one: then nothing is wanted, and stale derived rows go).
+
+    The one way derive bounds a day: every statement takes these as %(lo)s, %(hi)s, %(open)s,
+    %(close)s (docs/derive.md).
+    """
+
+    day: date
+    lo: datetime
+    hi: datetime
+    open: datetime | None
+    close: datetime | None
+
+    @classmethod
+    def of(cls, day: date) -> Day:
+        lo = datetime.combine(day, time(0), KST)
+        s = krx.session(day)
+        return cls(day, lo, lo + timedelta(days=1), s.open if s else None, s.close if s else None)
+
+    def params(self, **more: Any) -> dict[str, Any]:
+        return {"lo": self.lo, "hi": self.hi, "open": self.open, "close": self.close, **more}
+
+
+def session_bounds(day: date) -> tuple[datetime, datetime] | None:
+    """The regular session [open, close] of a KST date (late opens included), or None."""
+    d = Day.of(day)
+    return (d.open, d.close) if d.open is not None and d.close is not None else None
+
 
 @cache
 def load_sql(name: str) -> LiteralString:
@@ -43,7 +86,34 @@ def load_sql(name: str) -> LiteralString:
     return text  # our own package file, not input
 
 
-def session_bounds(day: date) -> tuple[datetime, datetime] | None:
-    """The regular session [open, close] of a KST date (late opens included), or None."""
-    s = krx.session(day)
-    return (s.open, s.close) if s is not None else None
+def counted(conn: psycopg.Connection[Any], name: str, params: dict[str, Any]) -> Changes:
+    """Run a statement that answers one row ``(written, deleted, computed)``."""
+    row = conn.execute(load_sql(name), params).fetchone()
+    assert row is not None  # an aggregate-only SELECT always answers one row
+    return Changes.of(*row)
+
+
+def per_symbol(conn: psycopg.Connection[Any], query: Any,
+               params: dict[str, Any]) -> tuple[Changes, dict[str, datetime]]:
+    """Run a statement answering ``(symbol, written, deleted, computed, first_changed)`` rows: the
+    total, and each symbol's earliest written or deleted bar_time (what later steps start from)."""
+    total = Changes()
+    first: dict[str, datetime] = {}
+    for symbol, written, deleted, computed, first_changed in conn.execute(query, params).fetchall():
+        total += Changes.of(written, deleted, computed)
+        if first_changed is not None:
+            first[symbol] = first_changed
+    return total, first
+
+
+def transaction_time(conn: psycopg.Connection[Any]) -> datetime:
+    """now() of the current transaction, for ``computed_at``: passed to statements as a value, since
+    a STABLE call inside ON CONFLICT DO UPDATE is what a distributed (Citus) upsert cannot run."""
+    row = conn.execute(load_sql("run_now")).fetchone()
+    assert row is not None
+    value: datetime = row[0]
+    return value
+
+
+def sorted_list(symbols: Iterable[str]) -> list[str]:
+    return sorted(set(symbols))

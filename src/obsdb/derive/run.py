@@ -3,23 +3,34 @@
 The loader marks each (symbol, KST date) it wrote in ``obsdb_derive_dirty`` in the same transaction
 as the rows. Derive takes a day's marks and recomputes that day in ONE transaction, so a crash leaves
 either the old derived rows and the marks, or the new rows and no marks; a re-run with nothing new
-does nothing. Order within a day matters: feed gaps, then symbol gaps (they ask whether the feed was
-alive), 1-minute bars (their coverage comes from feed gaps), 10-minute bars, statistics.
+does nothing. Each step is one statement for all of the day's symbols; independent days run in
+parallel, each on its own connection (docs/derive.md).
+
+Order within a day matters: feed gaps, then symbol gaps (they ask whether the feed was alive),
+1-minute bars (their coverage comes from feed gaps), outcomes, 10-minute bars, statistics. Only
+marked symbols are rebuilt; when the feed gaps move, every other symbol's bars and gap reasons are
+refreshed only where the feed gaps changed (nothing else of theirs depends on them).
 """
 
 from __future__ import annotations
 
+import os
+import queue
+import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import psycopg
 
 from obsdb.derive import bars, gaps, stats
-from obsdb.derive.common import Changes, DeriveSettings, load_sql
+from obsdb.derive.common import Changes, Day, DeriveSettings, load_sql
+from obsdb.derive.outcomes import fill_outcomes
 from obsdb.load.run import finish_run, start_run
+
+Work = dict[str, set[str]]  # source table -> symbols
 
 
 @dataclass
@@ -32,6 +43,7 @@ class DeriveReport:
     bars_10m: Changes = field(default_factory=Changes)
     gaps: Changes = field(default_factory=Changes)
     stats: Changes = field(default_factory=Changes)
+    outcomes: Changes = field(default_factory=Changes)
     seconds: float = 0.0
     run_id: int | None = None
 
@@ -39,80 +51,138 @@ class DeriveReport:
     def nothing_to_do(self) -> bool:
         return not self.days
 
-    def to_dict(self) -> dict[str, Any]:
-        def changes(c: Changes) -> dict[str, int]:
-            return {"written": c.written, "deleted": c.deleted, "unchanged": c.unchanged}
+    def merge(self, other: DeriveReport) -> None:
+        """Add another day's (or worker's) report to this one."""
+        self.days = sorted(self.days + other.days)
+        self.symbols |= other.symbols
+        for name in ("bars_1m", "bars_10m", "gaps", "stats", "outcomes"):
+            mine: Changes = getattr(self, name)
+            mine += getattr(other, name)
 
+    def to_dict(self) -> dict[str, Any]:
         return {
             "run_id": self.run_id, "nothing_to_do": self.nothing_to_do,
             "days": [d.isoformat() for d in self.days], "symbols": sorted(self.symbols),
-            "bars_1m": changes(self.bars_1m), "bars_10m": changes(self.bars_10m),
-            "gaps": changes(self.gaps), "stats": changes(self.stats), "seconds": round(self.seconds, 3),
+            "bars_1m": self.bars_1m.to_dict(), "bars_10m": self.bars_10m.to_dict(),
+            "gaps": self.gaps.to_dict(), "stats": self.stats.to_dict(), "outcomes": self.outcomes.to_dict(),
+            "seconds": round(self.seconds, 3),
         }
 
 
-def _work_from_marks(conn: psycopg.Connection[Any], day: date) -> dict[str, set[str]]:
+def _work_from_marks(conn: psycopg.Connection[Any], day: date) -> Work:
     """Take (delete) the day's marks: {source table: symbols}. Inside the day's transaction."""
-    work: dict[str, set[str]] = defaultdict(set)
+    work: Work = defaultdict(set)
     for symbol, source in conn.execute(load_sql("run_take_marks"), {"day": day}).fetchall():
         work[source].add(symbol)
     return work
 
 
-def _work_in_range(conn: psycopg.Connection[Any], start: date, end: date,
-                   symbol: str | None) -> dict[date, dict[str, set[str]]]:
-    found: dict[date, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
-    rows = conn.execute(load_sql("run_raw_in_range"), {"start": start, "end": end, "symbol": symbol}).fetchall()
-    for day, sym, source in rows:
+def _work_in_range(conn: psycopg.Connection[Any], start: date, end: date, symbol: str | None) -> dict[date, Work]:
+    found: dict[date, Work] = defaultdict(lambda: defaultdict(set))
+    params = {"lo": Day.of(start).lo, "hi": Day.of(end).hi, "symbol": symbol}
+    for day, sym, source in conn.execute(load_sql("run_raw_in_range"), params).fetchall():
         found[day][source].add(sym)
     return found
 
 
-def _derive_day(conn: psycopg.Connection[Any], day: date, work: dict[str, set[str]],
-                settings: DeriveSettings, report: DeriveReport) -> None:
-    ticks, polls = work.get("scalp_ticks", set()), work.get("swing_snapshots", set())
+def _derive_day(conn: psycopg.Connection[Any], day: date, work: Work, settings: DeriveSettings,
+                whole: bool) -> DeriveReport:
+    """Recompute one day in the caller's transaction. ``whole``: every statistic of the symbols of
+    ``work`` (a rebuild), else only from each symbol's first changed bar on."""
+    d, report = Day.of(day), DeriveReport(days=[day])
+    ticks, polls = set(work.get("scalp_ticks", ())), set(work.get("swing_snapshots", ()))
+    feed, touched = None, set[str]()
     if ticks:
-        feed = gaps.find_feed_gaps(conn, day, settings)
-        report.gaps += feed
-        if feed.written or feed.deleted:  # every symbol's coverage and gap reasons read the feed gaps
-            ticks = ticks | _work_in_range(conn, day, day, None)[day]["scalp_ticks"]
-    for symbol in sorted(ticks):
-        report.gaps += gaps.find_symbol_gaps(conn, symbol, day, settings)
-        report.bars_1m += bars.build_minute_bars(conn, symbol, day)
-        report.stats += stats.rolling_stats(conn, symbol, day, "scalp_1m_bars")
-    for symbol in sorted(ticks | polls):
-        report.bars_10m += bars.build_ten_minute_bars(conn, symbol, day)
-        report.stats += stats.rolling_stats(conn, symbol, day, "swing_bars_10m")
+        before = gaps.read_feed_gaps(conn, d)
+        moved = gaps.feed_gaps(conn, d, settings)
+        report.gaps += moved
+        feed = gaps.read_feed_gaps(conn, d) if moved.written or moved.deleted else before
+        changed = gaps.changed_stretches(before, feed)
+        report.gaps += gaps.refresh_reasons(conn, d, changed, feed, skip=ticks)
+        one, ten, touched = bars.refresh_coverage(conn, d, changed, feed, skip_1m=ticks, skip_10m=ticks | polls)
+        report.bars_1m += one
+        report.bars_10m += ten
+        report.gaps += gaps.symbol_gaps(conn, ticks, d, settings, feed)
+    minutes = bars.minute_bars(conn, ticks, d, feed) if ticks else bars.Built(Changes(), {})
+    report.bars_1m += minutes.changes
+    report.outcomes += fill_outcomes(conn, day, ticks | touched)  # the day's 1-minute bars are final
+    tens = bars.ten_minute_bars(conn, ticks | polls, d, feed)
+    report.bars_10m += tens.changes
+    for built, symbols, table in ((minutes, ticks, "scalp_1m_bars"), (tens, ticks | polls, "swing_bars_10m")):
+        since: dict[str, datetime | None] = dict.fromkeys(symbols) if whole else dict(built.first_changed)
+        report.stats += stats.rolling_stats_of(conn, since, d, table)
     if polls:
-        report.gaps += gaps.find_swing_gaps(conn, day, settings)
-    report.days.append(day)
-    report.symbols |= ticks | polls
+        report.gaps += gaps.swing_gaps(conn, d, settings)
+    report.symbols = ticks | polls | touched
+    return report
+
+
+def _one_day(conn: psycopg.Connection[Any], day: date, planned: Work | None, settings: DeriveSettings) -> DeriveReport:
+    """One day, ONE transaction: its marks are taken in it, so they go only with the new rows."""
+    with conn.transaction():
+        work = _work_from_marks(conn, day)
+        for source, symbols in (planned or {}).items():  # a rebuild takes the day's pending marks too
+            work[source] |= symbols
+        if not work:
+            return DeriveReport()
+        return _derive_day(conn, day, work, settings, whole=planned is not None)
+
+
+def _in_parallel(conninfo: str, jobs: list[tuple[date, Work | None]], settings: DeriveSettings,
+                 workers: int) -> DeriveReport:
+    """Days on ``workers`` connections of their own; the first failure stops the rest and is raised."""
+    todo: queue.SimpleQueue[tuple[date, Work | None]] = queue.SimpleQueue()
+    for job in jobs:
+        todo.put(job)
+    total, lock, failures = DeriveReport(), threading.Lock(), list[BaseException]()
+
+    def work() -> None:
+        try:
+            with psycopg.connect(conninfo, autocommit=True) as conn:
+                while not failures:
+                    try:
+                        day, planned = todo.get_nowait()
+                    except queue.Empty:
+                        return
+                    done = _one_day(conn, day, planned, settings)
+                    with lock:
+                        total.merge(done)
+        except BaseException as exc:  # handed to the caller's thread, which raises it
+            with lock:
+                failures.append(exc)
+
+    threads = [threading.Thread(target=work, name=f"obsdb-derive-{i}", daemon=True) for i in range(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if failures:
+        raise failures[0]
+    return total
 
 
 def derive(conn: psycopg.Connection[Any], *, start: date | None = None, end: date | None = None,
-           symbol: str | None = None, settings: DeriveSettings | None = None) -> DeriveReport:
+           symbol: str | None = None, settings: DeriveSettings | None = None, conninfo: str | None = None,
+           workers: int | None = None) -> DeriveReport:
     """Recompute the days that received new raw rows; or, given a range (and a symbol), rebuild it.
 
-    ``conn`` must be in autocommit mode: each day is its own transaction.
+    ``conn`` must be in autocommit mode: each day is its own transaction. With ``conninfo``, days
+    run in parallel on up to ``workers`` connections of their own (default: one per core).
     """
     settings = settings or DeriveSettings()
-    report = DeriveReport()
     started = time.perf_counter()
     if start is not None or end is not None or symbol is not None:
         planned = _work_in_range(conn, start or date(2000, 1, 1), end or date(2999, 12, 31), symbol)
-        for day in sorted(planned):
-            with conn.transaction():
-                work = planned[day]
-                for source, symbols in _work_from_marks(conn, day).items():  # pending marks of the day too
-                    work[source] |= symbols
-                _derive_day(conn, day, work, settings, report)
+        jobs: list[tuple[date, Work | None]] = [(day, planned[day]) for day in sorted(planned)]
     else:
-        days = [r[0] for r in conn.execute(load_sql("run_marked_days")).fetchall()]
-        for day in days:
-            with conn.transaction():
-                work = _work_from_marks(conn, day)
-                if work:
-                    _derive_day(conn, day, work, settings, report)
+        jobs = [(r[0], None) for r in conn.execute(load_sql("run_marked_days")).fetchall()]
+    n = min(workers or os.cpu_count() or 1, len(jobs))
+    if conninfo is not None and n > 1:
+        report = _in_parallel(conninfo, jobs, settings, n)
+    else:
+        report = DeriveReport()
+        for day, work in jobs:
+            report.merge(_one_day(conn, day, work, settings))
     report.seconds = time.perf_counter() - started
     if not report.nothing_to_do:
         report.run_id = start_run(conn, "derive", {"start": str(start), "end": str(end), "symbol": symbol},

@@ -11,13 +11,13 @@ functions with RANGE frames over bar_time, exact numeric sums of powers) is in
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import psycopg
 from psycopg import sql
 
-from obsdb.derive.common import Changes, load_sql
+from obsdb.derive.common import Changes, Day, load_sql, transaction_time
 
 #: KRX: trading days per year, and minutes of the regular session (09:00-15:30 KST, 6.5 h)
 TRADING_DAYS_PER_YEAR = 252
@@ -46,29 +46,39 @@ SOURCES: dict[str, BarSource] = {
 }
 
 
-def rolling_stats(conn: psycopg.Connection[Any], symbol: str, day: date, source_table: str) -> Changes:
-    """Recompute the rolling statistics of ``symbol`` on KST date ``day`` over ``source_table`` bars.
+def rolling_stats_of(conn: psycopg.Connection[Any], since: dict[str, datetime | None], day: Day,
+                     source_table: str) -> Changes:
+    """Recompute the rolling statistics of the symbols of ``since`` on ``day`` over ``source_table``
+    bars, one statement per window length for all symbols at once. A symbol's rows before
+    ``since[symbol]`` (its first changed bar; None: the whole day) are left alone: they read only
+    earlier bars, which did not change.
 
     Runs in the caller's transaction (never commits). Writes only rows that are new or whose values
-    changed (their ``computed_at`` moves), deletes the day's rows of this symbol and source that no
-    longer match a bar (or a window length the source computes), and leaves the rest untouched.
+    changed (their ``computed_at`` moves), deletes rows that no longer match a bar (or a window
+    length the source computes), and leaves the rest untouched.
     """
     source = SOURCES.get(source_table)
     if source is None:
         raise ValueError(f"no rolling statistics over {source_table!r}; expected one of {sorted(SOURCES)}")
-    query = sql.SQL(load_sql("stats_rolling")).format(bars=sql.Identifier(source.table))
     changes = Changes()
+    if not since:
+        return changes
+    symbols = sorted(since)
+    query = sql.SQL(load_sql("stats_rolling")).format(bars=sql.Identifier(source.table))
+    now = transaction_time(conn)
     for window in source.windows:  # one statement per window length: a frame offset is one constant
-        params = {
-            "symbol": symbol, "day": day, "origins": list(source.origins), "source_table": source.table,
-            "window_minutes": window, "bar_minutes": source.bar_minutes, "bars_per_year": source.bars_per_year,
-        }
-        row = conn.execute(query, params).fetchone()
+        row = conn.execute(query, day.params(
+            symbols=symbols, froms=[since[s] for s in symbols], origins=list(source.origins),
+            source_table=source.table, window_minutes=window, bar_minutes=source.bar_minutes,
+            bars_per_year=source.bars_per_year, now=now)).fetchone()
         assert row is not None  # an aggregate-only SELECT always answers one row
-        computed, written, deleted = row
-        changes += Changes(written=written, deleted=deleted, unchanged=computed - written)
-    stale = conn.execute(load_sql("stats_delete_windows"), {
-        "symbol": symbol, "day": day, "source_table": source.table, "windows": list(source.windows),
-    })
+        changes += Changes.of(*row)
+    stale = conn.execute(load_sql("stats_delete_windows"), day.params(
+        symbols=symbols, source_table=source.table, windows=list(source.windows)))
     changes.deleted += stale.rowcount
     return changes
+
+
+def rolling_stats(conn: psycopg.Connection[Any], symbol: str, day: date, source_table: str) -> Changes:
+    """:func:`rolling_stats_of` one symbol over its whole day (a convenience for tests and rebuilds)."""
+    return rolling_stats_of(conn, {symbol: None}, Day.of(day), source_table)

@@ -1,4 +1,4 @@
-"""Which shape a parsed line is, by its content alone (spec §2), and what becomes of it.
+"""Which shape a parsed line is, by its content alone (docs/formats.md), and what becomes of it.
 
 Order matters and is part of the contract (``docs/formats.md``): not-market records first, then
 obsdb's own portfolio/analysis records, gaps, bars, snapshots, and ticks last. The production tick
@@ -21,10 +21,6 @@ class Shape:
     name: str
     table: str | None
     extract: Callable[[dict[str, Any], int | None, int], Any] | None = None
-
-    @property
-    def skipped(self) -> bool:
-        return self.table is None
 
 
 NESTED_TICK = Shape("tick_nested", "scalp_ticks", ticks.nested_tick)

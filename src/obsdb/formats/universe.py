@@ -1,11 +1,17 @@
-"""Shape I: a dated symbol list (plain JSON, one document per file)."""
+"""Shape I: a dated symbol list (plain JSON, one document per file; docs/formats.md)."""
 
 from __future__ import annotations
 
 from datetime import date
 from typing import Any
 
+from pydantic import ValidationError
+
 from obsdb.formats.common import FieldError
+from obsdb.models import SymbolUniverse, SymbolUniverseList
+
+#: A symbol list is one JSON document, read whole: larger files are read as JSONL instead.
+MAX_DOCUMENT = 64 << 20
 
 
 def is_symbol_list(doc: Any) -> bool:
@@ -47,3 +53,14 @@ def symbol_list(doc: dict[str, Any], file_id: int | None) -> tuple[dict[str, Any
     header = {"universe_date": day, "market": market, "symbol_count": meta.get("count"),
               "metadata": metadata, "src_file_id": file_id}
     return header, members
+
+
+def parse_symbol_list(doc: dict[str, Any], file_id: int | None) -> tuple[SymbolUniverseList, list[SymbolUniverse]]:
+    """The list and its members as validated models; :class:`FieldError` names what is wrong."""
+    header, members = symbol_list(doc, file_id)
+    try:
+        return SymbolUniverseList.model_validate(header), [SymbolUniverse.model_validate(m) for m in members]
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        column = str(err["loc"][0]) if err["loc"] else None
+        raise FieldError(column, str(err["msg"]).splitlines()[0]) from None

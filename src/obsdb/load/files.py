@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import io
 import os
 import stat as statmod
 from collections.abc import Iterable
@@ -87,26 +86,6 @@ def discover(paths: Iterable[Path]) -> tuple[list[Found], int]:
     return sorted(found.values(), key=lambda f: str(f.path)), ignored
 
 
-class CountingReader(io.RawIOBase):
-    """Counts the compressed bytes consumed, so progress works on compressed files too."""
-
-    def __init__(self, raw: BinaryIO) -> None:
-        self.raw = raw
-        self.consumed = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
-        n = self.raw.readinto(buffer)  # type: ignore[attr-defined]
-        self.consumed += n or 0
-        return n or 0
-
-    def close(self) -> None:
-        self.raw.close()
-        super().close()
-
-
 class ByteStream(Protocol):
     """What the reader needs of a (decompressing) stream."""
 
@@ -117,23 +96,34 @@ class ByteStream(Protocol):
 
 @dataclass
 class Opened:
+    """A decompressing stream over a file, and how far into the file (compressed bytes) it has read."""
+
     stream: ByteStream
-    counter: CountingReader
+    raw: BinaryIO
     compression: str
+
+    def position(self) -> int:
+        """Bytes of the file consumed so far (for progress: it counts against the file's size)."""
+        try:
+            return self.raw.tell()
+        except (OSError, ValueError):  # closed
+            return 0
+
+    def close(self) -> None:
+        self.stream.close()
+        self.raw.close()  # GzipFile does not close a file object it was given
 
 
 def open_archive(path: Path) -> Opened:
     """Open for reading, decompressing by content (magic bytes), not by file name."""
-    raw = open(path, "rb")  # noqa: SIM115 - closed by the caller through Opened.stream
+    raw = open(path, "rb", buffering=1 << 20)  # noqa: SIM115 - closed by the caller: Opened.close
     magic = raw.read(4)
     raw.seek(0)
-    counter = CountingReader(raw)
-    buffered = io.BufferedReader(counter, 1 << 20)
     if magic.startswith(GZIP_MAGIC):
-        return Opened(gzip.GzipFile(fileobj=buffered, mode="rb"), counter, "gzip")
+        return Opened(gzip.GzipFile(fileobj=raw, mode="rb"), raw, "gzip")
     if magic == ZSTD_MAGIC:
         import zstandard
 
-        reader = zstandard.ZstdDecompressor().stream_reader(buffered, read_size=1 << 20)
-        return Opened(reader, counter, "zstd")
-    return Opened(buffered, counter, "none")
+        reader = zstandard.ZstdDecompressor().stream_reader(raw, read_size=1 << 20, closefd=True)
+        return Opened(reader, raw, "zstd")
+    return Opened(raw, raw, "none")

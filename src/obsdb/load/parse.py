@@ -1,4 +1,9 @@
-"""Lines -> validated rows, rejects and skip counts. Runs in the reader thread; touches no database."""
+"""Lines -> validated rows, rejects and skip counts. Runs in the reader thread; touches no database.
+
+Production ticks go through :mod:`obsdb.formats.production` (msgspec, constraints of the model
+built in); every other line is parsed by orjson, recognised by content, extracted, and validated by
+its table's Pydantic model, which gives the reason when a line is refused.
+"""
 
 from __future__ import annotations
 
@@ -10,14 +15,16 @@ import orjson
 from psycopg.types.json import Jsonb
 
 from obsdb.formats.common import FieldError
+from obsdb.formats.production import DENSE_COLUMNS, decode_batch
 from obsdb.formats.recognize import describe_unknown, recognize
-from obsdb.formats.ticks import DENSE_COLUMNS, TICK_FIELDS
-from obsdb.load.reader import Batch, OversizedLine
+from obsdb.formats.ticks import TICK_FIELDS
+from obsdb.load.reader import MAX_LINE, Batch, OversizedLine
+from obsdb.load.rows import Row, RowGroup, RowGroups
 from obsdb.load.validate import RowError, validate_model, validate_rows
 from obsdb.models import ScalpTick, model_for
 
 BOM = b"\xef\xbb\xbf"
-DENSE_SIZE = len(DENSE_COLUMNS)
+_DENSE_FLAG = DENSE_COLUMNS.index("quality_flag")
 
 
 @dataclass
@@ -31,13 +38,10 @@ class Reject:
 
 @dataclass
 class Parsed:
-    """One batch, ready to write: rows per table (in insert-column order) with their batch indexes."""
+    """One batch, ready to write: groups of rows by table and layout, rejects, skips and flags."""
 
     batch: Batch
-    rows: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)
-    index: dict[str, list[int]] = field(default_factory=dict)
-    #: the columns of ``rows[key]`` when not the table's insert columns ("<table>.<layout>" keys)
-    columns: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    groups: RowGroups = field(default_factory=RowGroups)
     rejects: list[Reject] = field(default_factory=list)
     skipped: Counter[str] = field(default_factory=Counter)
     flagged: Counter[str] = field(default_factory=Counter)
@@ -49,11 +53,15 @@ class Parsed:
             raw = bytes(raw) + b"...(truncated)"
         self.rejects.append(Reject(b.first_line + i, b.offset_of(i), column, reason, raw))
 
+    @property
+    def rows(self) -> int:
+        return self.groups.count()
+
 
 def _loads_failure(raw: bytes, first: bool) -> tuple[str, Any]:
     """Classify a line orjson refused: blank (skipped), BOM-prefixed (retry) or invalid (reject)."""
     if isinstance(raw, OversizedLine):
-        return "reject", f"line of {raw.size:,} bytes is longer than the {64} MiB limit"
+        return "reject", f"line of {raw.size:,} bytes is longer than the {MAX_LINE >> 20} MiB limit"
     if not raw.strip():
         return "blank", None
     if first and raw.startswith(BOM):
@@ -75,17 +83,34 @@ def _loads_failure(raw: bytes, first: bool) -> tuple[str, Any]:
 def parse_batch(batch: Batch, file_id: int | None) -> Parsed:
     """Recognise, extract and validate every line of ``batch``; nothing here can raise for bad data."""
     out = Parsed(batch)
-    loads = orjson.loads
-    decode_error = orjson.JSONDecodeError
-    full = _TickGroup("scalp_ticks", ScalpTick.columns())
-    dense = _TickGroup("scalp_ticks.dense", DENSE_COLUMNS)
-    values: dict[str, list[tuple[int, dict[str, Any]]]] = {}
-    first = batch.first_line
-    for i, raw in enumerate(batch.lines):
+    dense = out.groups.group("scalp_ticks", DENSE_COLUMNS)
+    others: list[int] = []
+    for i, row in enumerate(decode_batch(batch.lines, file_id, batch.first_line)):
+        if row is None:
+            others.append(i)
+        else:
+            dense.add(row, i)
+    flagged = out.flagged
+    for row in dense.rows:
+        if row[_DENSE_FLAG] != "normal":
+            flagged.update(row[_DENSE_FLAG].split(","))
+    if others:
+        _parse_general(out, others, file_id)
+    return out
+
+
+def _parse_general(out: Parsed, positions: list[int], file_id: int | None) -> None:
+    """The lines the production path did not take: any shape, any defect, each with its reason."""
+    batch = out.batch
+    ticks: list[RowGroup] = []
+    models: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+    for i in positions:
+        raw = batch.lines[i]
+        line_no = batch.first_line + i
         try:
-            d = loads(raw)
-        except decode_error:
-            kind, d = _loads_failure(raw, first + i == 1)
+            d = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            kind, d = _loads_failure(raw, line_no == 1)
             if kind == "blank":
                 out.skipped["blank"] += 1
                 continue
@@ -103,7 +128,7 @@ def parse_batch(batch: Batch, file_id: int | None) -> Parsed:
             out.skipped[shape.name] += 1
             continue
         try:
-            row = shape.extract(d, file_id, first + i)
+            extracted = shape.extract(d, file_id, line_no)
         except FieldError as exc:
             out.reject(i, exc.field, exc.reason)
             continue
@@ -111,64 +136,42 @@ def parse_batch(batch: Batch, file_id: int | None) -> Parsed:
             out.reject(i, None, f"malformed {shape.name} record: {type(exc).__name__}: {exc}")
             continue
         if shape.table == "scalp_ticks":
-            (dense if len(row) == DENSE_SIZE else full).add(row, i, raw)
+            layout, row = extracted
+            group = out.groups.group("scalp_ticks", layout)
+            if not group.rows:
+                ticks.append(group)
+            group.add(row, i)
         else:
-            values.setdefault(str(shape.table), []).append((i, row))
-    full.finish(out)
-    dense.finish(out)
-    for table, items in values.items():
-        _finish_models(out, table, items)
-    return out
+            models.setdefault(str(shape.table), []).append((i, extracted))
+    for group in ticks:
+        _validate_ticks(out, group)
+    for table, items in models.items():
+        _validate_models(out, table, items)
 
 
-class _TickGroup:
-    """Tick rows of one layout (all columns, or the production tick's dense columns)."""
-
-    def __init__(self, key: str, columns: tuple[str, ...]) -> None:
-        self.key, self.columns = key, columns
-        self.rows: list[tuple[Any, ...]] = []
-        self.index: list[int] = []
-        self.nul_rows: list[int] = []  # rows whose line holds a \u0000 escape: get the NUL check too
-        self.shape_at = columns.index("record_shape")
-        self.flag_at = columns.index("quality_flag")
-        self.extra_at = columns.index("extra") if "extra" in columns else None
-
-    def add(self, row: tuple[Any, ...], i: int, raw: bytes) -> None:
-        if b"\\u0000" in raw:
-            self.nul_rows.append(len(self.rows))
-        self.rows.append(row)
-        self.index.append(i)
-
-    def finish(self, out: Parsed) -> None:
-        rows, index = self.rows, self.index
-        errors = validate_rows(ScalpTick, rows, nul_free=True, columns=self.columns)
-        if self.nul_rows:
-            seen = {e.index for e in errors}
-            careful = [rows[k] for k in self.nul_rows]
-            errors += [RowError(self.nul_rows[e.index], e.column, e.message)
-                       for e in validate_rows(ScalpTick, careful, columns=self.columns)
-                       if self.nul_rows[e.index] not in seen]
-        if errors:
-            bad = {e.index for e in errors}
-            for e in errors:
-                shape = rows[e.index][self.shape_at]
-                fields = TICK_FIELDS.get(shape if isinstance(shape, str) else "A", TICK_FIELDS["A"])
-                out.reject(index[e.index], fields.get(e.column or "", e.column), e.message)
-            keep = [k for k in range(len(rows)) if k not in bad]
-            rows = [rows[k] for k in keep]
-            index = [index[k] for k in keep]
-        flagged, flag_at, extra_at = out.flagged, self.flag_at, self.extra_at
-        for k, row in enumerate(rows):
-            flag = row[flag_at]
-            if flag != "normal":
-                flagged.update(flag.split(","))
-            if extra_at is not None and row[extra_at] is not None:
-                rows[k] = (*row[:extra_at], Jsonb(row[extra_at]), *row[extra_at + 1:])
-        if rows:
-            out.rows[self.key], out.index[self.key], out.columns[self.key] = rows, index, self.columns
+def _validate_ticks(out: Parsed, group: RowGroup) -> None:
+    """One batched Pydantic call per layout (the model's own field types and constraints)."""
+    columns = group.columns
+    errors = validate_rows(ScalpTick, group.rows, columns=columns)
+    shape_at, flag_at = columns.index("record_shape"), columns.index("quality_flag")
+    if errors:
+        bad = {e.index for e in errors}
+        for e in errors:
+            shape = group.rows[e.index][shape_at]
+            fields = TICK_FIELDS.get(shape if isinstance(shape, str) else "A", TICK_FIELDS["A"])
+            out.reject(group.index[e.index], fields.get(e.column or "", e.column), e.message)
+        group.keep([k for k in range(len(group.rows)) if k not in bad])
+    extra_at = columns.index("extra") if "extra" in columns else None
+    rows: list[Row] = group.rows
+    for k, row in enumerate(rows):
+        flag = row[flag_at]
+        if flag != "normal":
+            out.flagged.update(flag.split(","))
+        if extra_at is not None and row[extra_at] is not None:
+            rows[k] = (*row[:extra_at], Jsonb(row[extra_at]), *row[extra_at + 1:])
 
 
-def _finish_models(out: Parsed, table: str, items: list[tuple[int, dict[str, Any]]]) -> None:
+def _validate_models(out: Parsed, table: str, items: list[tuple[int, dict[str, Any]]]) -> None:
     """Whole-model validation. Columns the database fills (created_at...) are written only when the
     record gives them, so a stated value is kept and a missing one takes the default."""
     model = model_for(table)
@@ -180,13 +183,9 @@ def _finish_models(out: Parsed, table: str, items: list[tuple[int, dict[str, Any
         flag = getattr(result, "quality_flag", "normal")
         if flag != "normal":
             out.flagged.update(flag.split(","))
-        given = tuple(c for c in model.columns() if c in model.__db_filled__ and getattr(result, c) is not None)
-        columns = tuple(c for c in model.columns() if c not in model.__db_filled__ or c in given)
-        key = table if not given else f"{table}.{'+'.join(given)}"
-        out.rows.setdefault(key, []).append(result.to_row(columns))
-        out.index.setdefault(key, []).append(i)
-        if given:
-            out.columns[key] = columns
+        columns = tuple(c for c in model.columns()
+                        if c not in model.__db_filled__ or getattr(result, c) is not None)
+        out.groups.group(table, columns).add(result.to_row(columns), i)
 
 
 __all__ = ["Parsed", "Reject", "parse_batch"]

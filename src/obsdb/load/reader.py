@@ -91,6 +91,10 @@ class StreamReader:
             n -= len(take)
         return True
 
+    def resume(self) -> None:
+        """Read on after an end of file: the file may have grown since (follow mode)."""
+        self._eof = False
+
     def digest(self) -> str:
         return str(self.hasher.copy().hexdigest())
 

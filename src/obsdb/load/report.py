@@ -6,14 +6,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-#: Per-file outcomes. `unchanged`: nothing new since the last run; `copy`: the same content was
-#: already loaded from another path (or compressed copy); `changed`: the content changed in the
-#: middle (not an append), so the file was read again from the start and deduplicated by key.
-STATUSES = ("new", "appended", "unchanged", "copy", "changed", "pending", "error")
-
 
 @dataclass
 class FileReport:
+    """One file's outcome; ``status`` is decided by :func:`obsdb.load.status.file_status`."""
+
     path: str
     status: str = "new"
     file_id: int | None = None
@@ -26,7 +23,6 @@ class FileReport:
     flagged: Counter[str] = field(default_factory=Counter)
     rows: Counter[str] = field(default_factory=Counter)
     resumed_at_line: int = 1
-    bytes_read: int = 0
     pending_bytes: int = 0
     error: str | None = None
     note: str | None = None

@@ -12,10 +12,9 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, ConfigDict, TypeAdapter, ValidationError
+from pydantic import ConfigDict, TypeAdapter, ValidationError
 
 from obsdb.models import TableModel
-from obsdb.models._types import reject_nul
 
 
 @dataclass(frozen=True)
@@ -27,23 +26,15 @@ class RowError:
     message: str
 
 
-def _is_nul_check(meta: Any) -> bool:
-    return isinstance(meta, AfterValidator) and meta.func is reject_nul
-
-
 @cache
-def _batch_adapter(model: type[TableModel], nul_free: bool,
-                   columns: tuple[str, ...] | None) -> TypeAdapter[list[tuple[Any, ...]]]:
-    """The model's column types as one strict tuple type. ``nul_free``: the caller has checked that no
-    input line holds a NUL (the JSON escape ``\\u0000``), so the per-string Python NUL check, the one
-    costly part, can be left out; everything else is checked exactly as the model does."""
+def _batch_adapter(model: type[TableModel], columns: tuple[str, ...] | None) -> TypeAdapter[list[tuple[Any, ...]]]:
+    """The model's column types and constraints as one strict tuple type."""
     if model.__pydantic_decorators__.model_validators:
         raise TypeError(f"{model.__name__} has model validators: validate whole models instead")
     types = []
     for name in columns or model.columns():
         f = model.model_fields[name]
-        metadata = [m for m in f.metadata if not (nul_free and _is_nul_check(m))]
-        types.append(Annotated[(f.annotation, *metadata)] if metadata else f.annotation)
+        types.append(Annotated[(f.annotation, *f.metadata)] if f.metadata else f.annotation)
     row_type = tuple[tuple(types)]  # type: ignore[misc,valid-type]
     return TypeAdapter(list[row_type], config=ConfigDict(strict=True, regex_engine="rust-regex"))  # type: ignore[valid-type]
 
@@ -52,12 +43,12 @@ def _first_line(message: str) -> str:
     return message.splitlines()[0] if message else message
 
 
-def validate_rows(model: type[TableModel], rows: Sequence[tuple[Any, ...]], *, nul_free: bool = False,
+def validate_rows(model: type[TableModel], rows: Sequence[tuple[Any, ...]], *,
                   columns: tuple[str, ...] | None = None) -> list[RowError]:
     """Check tuples of ``columns`` (default: all, in table order) in one call; return the failures.
     Columns left out must be ones the model lets be None (the database stores NULL there)."""
     try:
-        _batch_adapter(model, nul_free, columns).validate_python(rows)
+        _batch_adapter(model, columns).validate_python(rows)
     except ValidationError as exc:
         columns = columns or model.columns()
         failures: dict[int, RowError] = {}

@@ -72,7 +72,7 @@ def _head_key(found: Found) -> str:
         try:
             head = StreamReader(opened.stream).head()
         finally:
-            opened.stream.close()
+            opened.close()
     except (OSError, EOFError, ValueError):
         return f"path:{found.path}"  # the loader will report the problem
     return "head:" + hashlib.sha256(head).hexdigest() if head else f"path:{found.path}"

@@ -22,22 +22,17 @@ from psycopg.types.json import Jsonb
 from obsdb.db import queries as q
 from obsdb.krx import KST
 from obsdb.load.parse import Parsed, Reject
-from obsdb.models import ALL_MODELS, ScalpTick, model_for
+from obsdb.load.rows import Row, RowGroup
+from obsdb.models import ALL_MODELS
+from obsdb.retention import guard
 
 #: Parents before children, so foreign keys within one batch hold.
 _UNIVERSE = ("symbol_universe_lists", "symbol_universe")
 TABLE_ORDER = (*_UNIVERSE, *(m.__table__ for m in ALL_MODELS if m.__table__ not in _UNIVERSE))
-_TICK_TIME = ScalpTick.columns().index("event_time")
 
 
-def _order(key: str) -> int:
-    return TABLE_ORDER.index(key.partition(".")[0])
-
-
-def _columns(parsed: Parsed, key: str) -> tuple[str, ...]:
-    table = key.partition(".")[0]
-    return parsed.columns.get(key) or (ScalpTick.columns() if table == "scalp_ticks" else
-                                       model_for(table).insert_columns())
+def _order(group: RowGroup) -> int:
+    return TABLE_ORDER.index(group.table)
 
 
 #: What the server refuses about a row's values (class 54: a key too long for its index, say):
@@ -55,8 +50,8 @@ def _spans(times: Sequence[datetime], unit: Callable[[datetime], object]) -> dic
     return spans
 
 
-def _by_day(rows: Sequence[tuple[Any, ...]], at: int) -> dict[object, list[tuple[Any, ...]]]:
-    days: dict[object, list[tuple[Any, ...]]] = {}
+def _by_day(rows: Sequence[Row], at: int) -> dict[object, list[Row]]:
+    days: dict[object, list[Row]] = {}
     for r in rows:
         days.setdefault(r[at].astimezone(KST).date(), []).append(r)
     return days
@@ -64,6 +59,9 @@ def _by_day(rows: Sequence[tuple[Any, ...]], at: int) -> dict[object, list[tuple
 
 #: Raw tables derive reads, and their time column.
 DIRTY_SOURCES = {"scalp_ticks": "event_time", "swing_snapshots": "snapshot_time"}
+#: Tables partitioned by KST month (009), and the column that picks the partition. One call of
+#: obsdb_ensure_tick_partitions makes a month exist in all of them.
+PARTITIONED = {**DIRTY_SOURCES, "scalp_1m_bars": "bar_time", "analysis_rolling_stats": "bar_time"}
 
 
 class StreamMoved(Exception):
@@ -75,7 +73,8 @@ class Written:
     inserted: Counter[str] = field(default_factory=Counter)
     duplicates: int = 0
     late_rejects: list[Reject] = field(default_factory=list)
-    fast_path_rows: int = 0
+    #: rows left out because `obsdb retention` retired their time range (counted as skipped lines)
+    retired: int = 0
 
 
 class Writer:
@@ -95,7 +94,7 @@ class Writer:
             self._types[key] = [types[c] for c in columns]
         return self._types[key]
 
-    def _copy(self, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]],
+    def _copy(self, table: str, columns: Sequence[str], rows: Sequence[Row],
               target: sql.Composable | None = None) -> None:
         query = sql.SQL(q.COPY_BINARY).format(
             table=target or sql.Identifier(table), cols=sql.SQL(", ").join(map(sql.Identifier, columns)))
@@ -106,8 +105,7 @@ class Writer:
             for row in rows:
                 write(row)
 
-    def _ensure_partitions(self, rows: Sequence[tuple[Any, ...]]) -> tuple[datetime, datetime]:
-        times = [r[_TICK_TIME] for r in rows]
+    def _ensure_partitions(self, times: Sequence[datetime]) -> tuple[datetime, datetime]:
         lo, hi = min(times), max(times)
         lo_k, hi_k = lo.astimezone(KST), hi.astimezone(KST)
         if (hi_k.year * 12 + hi_k.month) - (lo_k.year * 12 + lo_k.month) > 1:
@@ -131,7 +129,7 @@ class Writer:
         return stage
 
     # --- paths ----------------------------------------------------------------------------------
-    def _staged_insert(self, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> int:
+    def _staged_insert(self, table: str, columns: Sequence[str], rows: Sequence[Row]) -> int:
         stage = self._stage(table)
         self._copy(table, columns, rows, target=stage)
         cols = sql.SQL(", ").join(map(sql.Identifier, columns))
@@ -140,40 +138,42 @@ class Writer:
         self.conn.execute(sql.SQL(q.STAGE_CLEAR).format(stage=stage))
         return int(row[0]) if row else 0
 
-    def _insert_ticks(self, columns: Sequence[str], rows: Sequence[tuple[Any, ...]], out: Written) -> int:
-        lo, hi = self._ensure_partitions(rows)
-        symbols = list({r[0] for r in rows})
+    def _insert_ticks(self, group: RowGroup) -> int:
+        at = group.columns.index("event_time")
+        lo, hi = min(r[at] for r in group.rows), max(r[at] for r in group.rows)
+        symbols = list({r[0] for r in group.rows})
         overlap = self.conn.execute(q.TICKS_OVERLAP, (symbols, lo, hi)).fetchone()
         if not (overlap and overlap[0]):
             try:
                 with self.conn.transaction():  # a savepoint: a surprise conflict falls back below
-                    self._copy("scalp_ticks", columns, rows)
-                out.fast_path_rows += len(rows)
-                return len(rows)
+                    self._copy("scalp_ticks", group.columns, group.rows)
+                return len(group.rows)
             except psycopg.errors.UniqueViolation:
                 pass  # a duplicate inside the batch, or a concurrent loader: deduplicate instead
-        return self._staged_insert("scalp_ticks", columns, rows)
+        return self._staged_insert("scalp_ticks", group.columns, group.rows)
 
-    def _insert_table(self, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]],
-                      out: Written) -> int:
-        if table == "scalp_ticks":
-            return self._insert_ticks(columns, rows, out)
-        return self._staged_insert(table, columns, rows)
+    def _insert(self, group: RowGroup) -> int:
+        if group.table in PARTITIONED:
+            at = group.columns.index(PARTITIONED[group.table])
+            self._ensure_partitions([r[at] for r in group.rows])
+        if group.table == "scalp_ticks":
+            return self._insert_ticks(group)
+        return self._staged_insert(group.table, group.columns, group.rows)
 
-    def _row_by_row(self, parsed: Parsed, key: str, out: Written) -> tuple[int, list[tuple[Any, ...]]]:
+    def _row_by_row(self, parsed: Parsed, group: RowGroup, out: Written) -> tuple[int, list[Row]]:
         """The server refused the batch: insert rows one at a time to find and reject the bad ones.
         Returns the rows inserted and the rows not refused (only those may be marked for derive)."""
-        table = key.partition(".")[0]
-        columns = _columns(parsed, key)
+        table, columns = group.table, group.columns
         query = sql.SQL(q.INSERT_ONE).format(
             target=sql.Identifier(table), cols=sql.SQL(", ").join(map(sql.Identifier, columns)),
             values=sql.SQL(", ").join(sql.Placeholder() * len(columns)))
+        at = columns.index(PARTITIONED[table]) if table in PARTITIONED else -1
         inserted, kept = 0, []
-        for row, i in zip(parsed.rows[key], parsed.index[key], strict=True):
+        for row, i in zip(group.rows, group.index, strict=True):
             try:
                 with self.conn.transaction():
-                    if table == "scalp_ticks":
-                        self._ensure_partitions([row])
+                    if at >= 0:
+                        self._ensure_partitions([row[at]])
                     cur = self.conn.execute(query, row)
                     inserted += cur.rowcount
                 kept.append(row)
@@ -185,7 +185,7 @@ class Writer:
                                                f"refused by PostgreSQL: {diag.message_primary or exc}", b.lines[i]))
         return inserted, kept
 
-    def _mark_dirty(self, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:
+    def _mark_dirty(self, table: str, columns: Sequence[str], rows: Sequence[Row]) -> None:
         """Tell derive which (symbol, KST date) changed, in the same transaction as the rows.
         Symbols x the batch's date range: a batch spans a day or two, so this is nearly exact. A batch
         that spans more (a stray time) is marked day by day, never every day in between."""
@@ -198,38 +198,52 @@ class Writer:
             self.conn.execute(q.MARK_DIRTY, {"table": table, "symbols": list({r[0] for r in group}),
                                              "lo": min(span), "hi": max(span)})
 
+    def _leave_out_retired(self, group: RowGroup) -> int:
+        """Drop the rows whose time range was retired (docs/retention.md); return how many."""
+        ranges = guard.retired_ranges(self.conn, group.table)
+        if not ranges:
+            return 0
+        at = group.columns.index(PARTITIONED[group.table])
+        retired = guard.split([r[at] for r in group.rows], ranges)
+        group.keep([k for k, gone in enumerate(retired) if not gone])
+        return sum(retired)
+
     # --- one batch ------------------------------------------------------------------------------
-    def write(self, parsed: Parsed, *, file_id: int, path: str, start_bytes: int,
-              rejects_path: str) -> Written:
+    def write(self, parsed: Parsed, *, file_id: int, path: str, start_bytes: int) -> Written:
         """Write one batch and advance the ledger, atomically. Raises StreamMoved on a lost race."""
         out = Written()
         try:
-            return self._write(parsed, out, file_id=file_id, path=path, start_bytes=start_bytes,
-                               rejects_path=rejects_path)
+            return self._write(parsed, out, file_id=file_id, path=path, start_bytes=start_bytes)
         except BaseException:
             self._months.clear()  # what this transaction created is gone with it
             raise
 
-    def _write(self, parsed: Parsed, out: Written, *, file_id: int, path: str, start_bytes: int,
-               rejects_path: str) -> Written:
+    def _write(self, parsed: Parsed, out: Written, *, file_id: int, path: str, start_bytes: int) -> Written:
         with self.conn.transaction():
-            for key in sorted(parsed.rows, key=_order):
-                rows = marked = parsed.rows[key]
-                table = key.partition(".")[0]
+            guarded = False
+            for group in sorted(parsed.groups, key=_order):
+                if group.table in guard.RETIRABLE:
+                    if not guarded:  # hold off a retirement until this batch commits
+                        guard.lock_shared(self.conn)
+                        guarded = True
+                    out.retired += self._leave_out_retired(group)
+                    if not group.rows:
+                        continue
+                marked = group.rows
                 try:
                     with self.conn.transaction():
-                        inserted = self._insert_table(table, _columns(parsed, key), rows, out)
+                        inserted = self._insert(group)
                 except _REFUSED:
                     self._months.clear()
-                    inserted, marked = self._row_by_row(parsed, key, out)
-                out.inserted[table] += inserted
-                out.duplicates += len(rows) - inserted
-                if inserted and table in DIRTY_SOURCES:
-                    self._mark_dirty(table, _columns(parsed, key), marked)
+                    inserted, marked = self._row_by_row(parsed, group, out)
+                out.inserted[group.table] += inserted
+                out.duplicates += len(group.rows) - inserted
+                if inserted and group.table in DIRTY_SOURCES:
+                    self._mark_dirty(group.table, group.columns, marked)
             rejects = parsed.rejects + out.late_rejects
             if rejects:
                 self._copy("obsdb_rejects", q.REJECT_COLUMNS, [
-                    (file_id, r.line_no, rejects_path, r.byte_offset, r.field, r.reason, r.raw, self.run_id)
+                    (file_id, r.line_no, path, r.byte_offset, r.field, r.reason, r.raw, self.run_id)
                     for r in rejects])
             out.duplicates -= len(out.late_rejects)
             cur = self.conn.execute(q.LEDGER_ADVANCE, {
@@ -237,7 +251,8 @@ class Writer:
                 "end_lines": parsed.batch.first_line - 1 + len(parsed.batch.lines),
                 "prefix": parsed.batch.prefix_sha256, "loaded": sum(out.inserted.values()),
                 "duplicates": out.duplicates, "rejected": len(rejects),
-                "skipped": Jsonb(dict(parsed.skipped)), "flagged": Jsonb(dict(parsed.flagged)),
+                "skipped": Jsonb(dict(parsed.skipped + Counter(retired=out.retired))),
+                "flagged": Jsonb(dict(parsed.flagged)),
                 "path": path, "run_id": self.run_id, "file_id": file_id, "start_bytes": start_bytes,
             })
             if cur.rowcount != 1:

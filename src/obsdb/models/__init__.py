@@ -1,4 +1,4 @@
-"""Pydantic models mirroring obsdb's tables column for column (001-005; bookkeeping excluded).
+"""Pydantic models mirroring obsdb's tables column for column (001-005 and 010; bookkeeping excluded).
 
 Each model validates what its table's CHECKs enforce, and a little more the schema implies
 (prices never negative, bars consistent, timestamps time-zone aware), so a row that validates here
@@ -7,7 +7,7 @@ loads, and a row read back validates to an equal model.
 
 from __future__ import annotations
 
-from .analysis import AnalysisRollingStats, AnalysisSignalEvent, AnalysisThresholdCandidate
+from .analysis import AnalysisRollingStats, AnalysisSignalEvent, AnalysisSignalOutcome, AnalysisThresholdCandidate
 from .base import TableModel
 from .portfolio import (
     PortfolioPolicy,
@@ -26,6 +26,7 @@ __all__ = [
     "ALL_MODELS",
     "AnalysisRollingStats",
     "AnalysisSignalEvent",
+    "AnalysisSignalOutcome",
     "AnalysisThresholdCandidate",
     "PortfolioPolicy",
     "PortfolioPosition",
@@ -63,6 +64,7 @@ ALL_MODELS: tuple[type[TableModel], ...] = (
     AnalysisSignalEvent,
     SymbolUniverseList,
     SymbolUniverse,
+    AnalysisSignalOutcome,
 )
 """Every table model, in migration (creation) order: parents before the tables that reference them."""
 

@@ -152,6 +152,8 @@ Price4 = Annotated[Decimal, PgNumeric(20, 4), Field(ge=0)]
 Volume4 = Annotated[Decimal, PgNumeric(24, 4), Field(ge=0)]
 Number = Annotated[Decimal, PgNumeric(24, 8)]
 """numeric(24, 8): signal values and thresholds (signed)."""
+Return8 = Annotated[Decimal, PgNumeric(12, 8)]
+"""numeric(12, 8): a signed return (0.01 is +1%), e.g. signal outcomes."""
 
 # --- double precision: estimates, not money; finite only (JSON has no NaN) ------------------------
 StatFloat = Annotated[float, Field(strict=True, allow_inf_nan=False)]

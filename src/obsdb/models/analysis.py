@@ -19,7 +19,9 @@ from ._types import (
     NonNegFloat,
     Number,
     PositiveInt32,
+    PositiveKRW,
     Price4,
+    Return8,
     StatFloat,
     Symbol,
     UnitFloat,
@@ -27,7 +29,8 @@ from ._types import (
 )
 from .base import TableModel
 
-__all__ = ["AnalysisRollingStats", "AnalysisSignalEvent", "AnalysisThresholdCandidate", "WindowMinutes"]
+__all__ = ["AnalysisRollingStats", "AnalysisSignalEvent", "AnalysisSignalOutcome", "AnalysisThresholdCandidate",
+           "WindowMinutes"]
 
 WindowMinutes = Literal[5, 10, 30, 60, 240]
 
@@ -101,3 +104,28 @@ class AnalysisSignalEvent(TableModel):
     threshold: Number | None = None
     window_minutes: PositiveInt32 | None = None
     details: JsonObject = Field(default_factory=dict)
+
+
+class AnalysisSignalOutcome(TableModel):
+    """What followed a signal (010_portfolio_signals.sql): filled by derive, see docs/portfolio.md.
+
+    Returns are signed in the signal's direction; None while the horizon's bars are not loaded, so
+    ``return_10m is None`` means derive will look at the event again.
+    """
+
+    __table__ = "analysis_signal_outcomes"
+    __key__ = ("symbol", "event_time", "signal_type")
+    __db_filled__ = frozenset({"computed_at"})
+
+    symbol: Symbol
+    event_time: AwareDatetime
+    signal_type: NonEmptyText
+    price_at_event: PositiveKRW | None = None
+    price_time: AwareDatetime | None = None
+    return_1m: Return8 | None = None
+    return_5m: Return8 | None = None
+    return_10m: Return8 | None = None
+    mfe_10m: Return8 | None = None
+    mae_10m: Return8 | None = None
+    computed_at: AwareDatetime | None = None
+    """None lets the database fill it (DEFAULT now())."""

@@ -1,4 +1,4 @@
-"""The sample archive: which day, layout, shape and fault goes where (spec §1-§2).
+"""The sample archive: which day, layout, shape and fault goes where (docs/formats.md).
 
 Days: 2026-01-26 (older test data), 01-27 (early collector, mis-mapped ticks), 01-28/29
 (documented and mock formats), Fri 01-30 and Mon 02-02 (production), and the weekend between them

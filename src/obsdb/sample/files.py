@@ -1,4 +1,4 @@
-"""Planned files: lines tagged with their shape, rendered to bytes with the file facts of spec §1.
+"""Planned files: lines tagged with their shape, rendered to bytes with the file facts of docs/formats.md.
 
 Keeping each line's shape next to its text is what lets the manifest say exactly what is on
 disk without parsing it back.

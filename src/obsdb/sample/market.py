@@ -13,9 +13,9 @@ import bisect
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta
 
-KST = timezone(timedelta(hours=9))
+from obsdb.krx import KST
 
 
 @dataclass(frozen=True)

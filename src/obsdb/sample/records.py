@@ -128,7 +128,7 @@ def portfolio(day: Day, rng: random.Random) -> Entries:
         # (order id, symbol, side, quantity, limit price (None: market order), target weight, status)
         (f"{plan_id}-1", trim, "SELL", trim_qty, step(p_trim, -1), TARGETS[trim], "filled"),
         (f"{plan_id}-2", exit_, "SELL", qty[exit_], None, Decimal(0), "filled"),
-        (f"{plan_id}-3", enter, "BUY", enter_qty, p_enter, TARGETS[enter], "sent"),
+        (f"{plan_id}-3", enter, "BUY", enter_qty, p_enter, TARGETS[enter], "partially_filled"),
     ]
     for order_id, code, side, n, limit, target, status in orders:
         out.append(
@@ -147,8 +147,10 @@ def portfolio(day: Day, rng: random.Random) -> Entries:
                 },
             )
         )
-    fills = [(orders[1], kst(d, 13, 4, 41)), (orders[0], kst(d, 13, 5, 42))]
-    for k, ((order_id, code, side, n, limit, _, _), at) in enumerate(fills, start=1):
+    # the buy is only partly filled so far (obsdb portfolio executions shows it as such)
+    fills = [(orders[1], kst(d, 13, 4, 41), qty[exit_]), (orders[0], kst(d, 13, 5, 42), trim_qty),
+             (orders[2], kst(d, 13, 5, 45), max(1, enter_qty // 3))]
+    for k, ((order_id, code, side, _, limit, _, _), at, n) in enumerate(fills, start=1):
         fill = price(code, at)
         if limit is not None:  # a limit order fills at its limit or better
             fill = max(fill, limit) if side == "SELL" else min(fill, limit)

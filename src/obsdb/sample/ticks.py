@@ -1,4 +1,4 @@
-"""Tick and bar records (shapes A-E of the spec) built from simulated trades.
+"""Tick and bar records (shapes A-E of docs/formats.md) built from simulated trades.
 
 Field names and order follow the spec's examples, since a loader is tested against them.
 """

@@ -1,12 +1,15 @@
--- 1-minute bars of one symbol and KST day from its ticks, written minimally (docs/derive-bars.md).
--- Params: symbol; lo, hi = the KST day as [lo, hi); close = session close (NULL: no trading day).
--- Returns one row: (written, deleted, computed).
+-- 1-minute bars of a KST day from ticks, for every symbol of %(symbols)s at once, written minimally
+-- (docs/derive-bars.md). Params: symbols (text[]); lo, hi = the KST day as [lo, hi); close = the
+-- session close (NULL: no trading day); feed_lo, feed_hi (timestamptz[]) = the day's derived feed
+-- gaps, read once per day (they are cross-symbol), merged into disjoint ranges; now = the
+-- transaction's time, for computed_at.
+-- Answers one row per symbol: (symbol, written, deleted, computed, first written or deleted bar_time).
 WITH ticks AS (
-    SELECT date_bin('1 minute', coalesce(exchange_time, event_time), %(lo)s::timestamptz) AS bar_time,
+    SELECT symbol, date_bin('1 minute', coalesce(exchange_time, event_time), %(lo)s::timestamptz) AS bar_time,
            coalesce(exchange_time, event_time) AS t, event_time, last_price, cum_volume, volume
     FROM scalp_ticks
     -- event_time bounds prune partitions and use the key; the tick's own time decides its day
-    WHERE symbol = %(symbol)s
+    WHERE symbol = ANY(%(symbols)s::text[])
       AND event_time >= %(lo)s::timestamptz - interval '1 hour'
       AND event_time < %(hi)s::timestamptz + interval '1 hour'
       AND coalesce(exchange_time, event_time) >= %(lo)s::timestamptz
@@ -16,88 +19,103 @@ WITH ticks AS (
       AND %(close)s::timestamptz IS NOT NULL
 ),
 ordered AS (
-    SELECT bar_time, last_price, cum_volume, volume,
+    SELECT symbol, bar_time, last_price, cum_volume, volume,
            first_value(last_price) OVER b AS open_price,
            last_value(last_price) OVER b AS close_price,
            -- partitioned by nullness too: first/last of the ticks that carry a cumulative volume
            first_value(cum_volume) OVER c AS first_cum,
            last_value(cum_volume) OVER c AS last_cum
     FROM ticks
-    WINDOW b AS (PARTITION BY bar_time ORDER BY t, event_time
+    WINDOW b AS (PARTITION BY symbol, bar_time ORDER BY t, event_time
                  ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING),
-           c AS (PARTITION BY bar_time, cum_volume IS NULL ORDER BY t, event_time
+           c AS (PARTITION BY symbol, bar_time, cum_volume IS NULL ORDER BY t, event_time
                  ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
 ),
 buckets AS (
-    SELECT bar_time,
+    SELECT symbol, bar_time,
            min(open_price) AS open, max(last_price) AS high, min(last_price) AS low,
            min(close_price) AS close, count(*) AS tick_count,  -- min() of a per-bucket constant
            min(first_cum) FILTER (WHERE cum_volume IS NOT NULL) AS first_cum,
            min(last_cum) FILTER (WHERE cum_volume IS NOT NULL) AS last_cum,
            sum(volume) FILTER (WHERE cum_volume IS NULL) AS own_volume
     FROM ordered
-    GROUP BY bar_time
+    GROUP BY symbol, bar_time
 ),
 carried AS (
     -- the last non-NULL last_cum up to each bucket: a group starts at every non-NULL value
-    SELECT *, first_value(last_cum) OVER (PARTITION BY grp ORDER BY bar_time) AS carry
-    FROM (SELECT *, count(last_cum) OVER (ORDER BY bar_time) AS grp FROM buckets) g
+    SELECT *, first_value(last_cum) OVER (PARTITION BY symbol, grp ORDER BY bar_time) AS carry
+    FROM (SELECT *, count(last_cum) OVER (PARTITION BY symbol ORDER BY bar_time) AS grp FROM buckets) g
 ),
 volumes AS (
     SELECT *,
            CASE WHEN last_cum IS NOT NULL THEN last_cum - coalesce(prev_cum, first_cum)
                 ELSE own_volume END AS raw_volume,
            last_cum IS NOT NULL AND prev_cum IS NULL AS partial
-    FROM (SELECT *, lag(carry) OVER (ORDER BY bar_time) AS prev_cum FROM carried) p
+    FROM (SELECT *, lag(carry) OVER (PARTITION BY symbol ORDER BY bar_time) AS prev_cum FROM carried) p
 ),
 feed AS (
-    SELECT range_agg(tstzrange(gap_start_ts, gap_end_ts)) AS gaps
-    FROM scalp_gaps
-    WHERE scope = 'feed' AND origin = 'derived'
-      AND gap_start_ts < %(hi)s::timestamptz AND gap_end_ts > %(lo)s::timestamptz
+    SELECT f.gap_lo, f.gap_hi
+    FROM unnest(%(feed_lo)s::timestamptz[], %(feed_hi)s::timestamptz[]) AS f (gap_lo, gap_hi)
+),
+silent AS (  -- seconds of each bar inside a feed gap (the gaps are disjoint, so their parts add up)
+    SELECT v.symbol, v.bar_time,
+           sum(extract(epoch FROM least(f.gap_hi, v.bar_time + interval '1 minute')
+                                  - greatest(f.gap_lo, v.bar_time))) AS seconds
+    FROM volumes v JOIN feed f ON f.gap_lo < v.bar_time + interval '1 minute' AND f.gap_hi > v.bar_time
+    GROUP BY v.symbol, v.bar_time
 ),
 computed AS (
-    SELECT v.bar_time, v.open, v.high, v.low, v.close,
+    SELECT v.symbol, v.bar_time, v.open, v.high, v.low, v.close,
            CASE WHEN v.raw_volume >= 0 THEN v.raw_volume END::bigint AS volume,
            v.tick_count::integer AS tick_count,
-           round(1 - coalesce((
-               SELECT sum(extract(epoch FROM upper(r) - lower(r)))
-               FROM unnest(f.gaps * tstzmultirange(tstzrange(v.bar_time, v.bar_time + interval '1 minute'))) r
-           ), 0) / 60, 4) AS coverage_ratio,
+           round(1 - coalesce(s.seconds, 0) / 60, 4) AS coverage_ratio,
            coalesce(nullif(array_to_string(ARRAY[
                CASE WHEN v.bar_time > %(close)s::timestamptz THEN 'after_hours' END,
                CASE WHEN v.partial THEN 'partial' END,
                CASE WHEN v.raw_volume < 0 THEN 'volume_inconsistent' END], ','), ''), 'normal') AS quality_flag
-    FROM volumes v CROSS JOIN feed f
+    FROM volumes v LEFT JOIN silent s ON s.symbol = v.symbol AND s.bar_time = v.bar_time
 ),
 written AS (
     INSERT INTO scalp_1m_bars AS b
-        (symbol, bar_time, origin, open, high, low, close, volume, tick_count, coverage_ratio, quality_flag)
-    SELECT %(symbol)s, c.bar_time, 'derived', c.open, c.high, c.low, c.close, c.volume, c.tick_count,
-           c.coverage_ratio, c.quality_flag
+        (symbol, bar_time, origin, open, high, low, close, volume, tick_count, coverage_ratio, quality_flag,
+         computed_at)
+    SELECT c.symbol, c.bar_time, 'derived', c.open, c.high, c.low, c.close, c.volume, c.tick_count,
+           c.coverage_ratio, c.quality_flag, %(now)s::timestamptz
     FROM computed c
     -- skip equal rows up front: ON CONFLICT would still lock (and dirty) them; its WHERE stays as
     -- the guard against a concurrent writer
     WHERE NOT EXISTS (
         SELECT 1 FROM scalp_1m_bars b
-        WHERE b.symbol = %(symbol)s AND b.bar_time = c.bar_time AND b.origin = 'derived'
+        WHERE b.symbol = c.symbol AND b.bar_time = c.bar_time AND b.origin = 'derived'
           AND (b.open, b.high, b.low, b.close, b.volume, b.tick_count, b.coverage_ratio, b.quality_flag)
               IS NOT DISTINCT FROM (c.open, c.high, c.low, c.close, c.volume, c.tick_count, c.coverage_ratio,
                                     c.quality_flag))
     ON CONFLICT (symbol, bar_time, origin) DO UPDATE
     SET open = EXCLUDED.open, high = EXCLUDED.high, low = EXCLUDED.low, close = EXCLUDED.close,
         volume = EXCLUDED.volume, tick_count = EXCLUDED.tick_count, coverage_ratio = EXCLUDED.coverage_ratio,
-        quality_flag = EXCLUDED.quality_flag, computed_at = now()
+        quality_flag = EXCLUDED.quality_flag, computed_at = EXCLUDED.computed_at
     WHERE (b.open, b.high, b.low, b.close, b.volume, b.tick_count, b.coverage_ratio, b.quality_flag)
           IS DISTINCT FROM (EXCLUDED.open, EXCLUDED.high, EXCLUDED.low, EXCLUDED.close, EXCLUDED.volume,
                             EXCLUDED.tick_count, EXCLUDED.coverage_ratio, EXCLUDED.quality_flag)
-    RETURNING 1
+    RETURNING b.symbol, b.bar_time
 ),
 deleted AS (
     DELETE FROM scalp_1m_bars b
-    WHERE b.symbol = %(symbol)s AND b.origin = 'derived'
+    WHERE b.symbol = ANY(%(symbols)s::text[]) AND b.origin = 'derived'
       AND b.bar_time >= %(lo)s::timestamptz AND b.bar_time < %(hi)s::timestamptz
-      AND NOT EXISTS (SELECT 1 FROM computed c WHERE c.bar_time = b.bar_time)
-    RETURNING 1
+      AND NOT EXISTS (SELECT 1 FROM computed c WHERE c.symbol = b.symbol AND c.bar_time = b.bar_time)
+    RETURNING b.symbol, b.bar_time
+),
+changed AS (
+    SELECT symbol, count(*) FILTER (WHERE w) AS written, count(*) FILTER (WHERE NOT w) AS deleted,
+           min(bar_time) AS first_changed
+    FROM (SELECT symbol, bar_time, true AS w FROM written
+          UNION ALL SELECT symbol, bar_time, false FROM deleted) x
+    GROUP BY symbol
+),
+made AS (
+    SELECT symbol, count(*) AS computed FROM computed GROUP BY symbol
 )
-SELECT (SELECT count(*) FROM written), (SELECT count(*) FROM deleted), (SELECT count(*) FROM computed)
+SELECT coalesce(m.symbol, x.symbol), coalesce(x.written, 0), coalesce(x.deleted, 0), coalesce(m.computed, 0),
+       x.first_changed
+FROM made m FULL JOIN changed x ON x.symbol = m.symbol

@@ -1,6 +1,9 @@
 -- Feed gaps of one KST day: stretches of the regular session [open, close] with no tick from any
 -- symbol (any quality_flag) lasting at least %(threshold)s seconds. No session (open NULL): no rows.
--- Followed by gaps_sync.sql (this query ends with the CTE "want").
+-- Params: lo, hi = the KST day; open, close = its session; threshold; now = for computed_at.
+-- Then the day's derived gaps of this scope are made equal to "want", touching only what differs
+-- (the key is UNIQUE NULLS NOT DISTINCT, so feed gaps, symbol NULL, match too); archived gaps are
+-- never selected. Answers one row: (written, deleted, computed).
 --
 -- Exact without sorting every tick: ticks are binned into buckets as wide as the threshold (a hash
 -- aggregate keeps only each bucket's first and last tick). Two consecutive ticks in one bucket are
@@ -37,3 +40,23 @@ want AS (
     WHERE gap_end_ts > gap_start_ts
       AND gap_end_ts - gap_start_ts >= make_interval(secs => %(threshold)s)
 )
+, gone AS (
+    DELETE FROM scalp_gaps g
+    WHERE g.origin = 'derived' AND g.scope = 'feed'
+      AND g.gap_start_ts >= %(lo)s::timestamptz AND g.gap_start_ts < %(hi)s::timestamptz
+      AND NOT EXISTS (SELECT 1 FROM want w
+                      WHERE w.symbol IS NOT DISTINCT FROM g.symbol AND w.gap_start_ts = g.gap_start_ts)
+    RETURNING 1
+),
+put AS (
+    INSERT INTO scalp_gaps AS g (symbol, gap_start_ts, gap_end_ts, gap_seconds, scope, reason, origin, computed_at)
+    SELECT symbol, gap_start_ts, gap_end_ts, gap_seconds, 'feed', reason, 'derived', %(now)s::timestamptz
+    FROM want
+    ON CONFLICT (symbol, gap_start_ts, scope, origin) DO UPDATE
+        SET gap_end_ts = EXCLUDED.gap_end_ts, gap_seconds = EXCLUDED.gap_seconds,
+            reason = EXCLUDED.reason, computed_at = EXCLUDED.computed_at
+        WHERE (g.gap_end_ts, g.gap_seconds, g.reason)
+              IS DISTINCT FROM (EXCLUDED.gap_end_ts, EXCLUDED.gap_seconds, EXCLUDED.reason)
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM put), (SELECT count(*) FROM gone), (SELECT count(*) FROM want)

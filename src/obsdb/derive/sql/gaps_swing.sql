@@ -2,7 +2,10 @@
 -- polling sweeps (a new sweep starts when the distance to the previous snapshot is at least
 -- %(threshold)s seconds). A symbol seen in any sweep of the day but absent from another sweep is a
 -- 'missing_poll' gap spanning that sweep's first to last snapshot. No session (open NULL): no rows.
--- Followed by gaps_sync.sql (a CTE "want").
+-- Params: lo, hi = the KST day; open, close = its session; threshold; now = for computed_at.
+-- Then the day's derived gaps of this scope are made equal to "want", touching only what differs
+-- (the key is UNIQUE NULLS NOT DISTINCT, so feed gaps, symbol NULL, match too); archived gaps are
+-- never selected. Answers one row: (written, deleted, computed).
 WITH session AS (
     SELECT %(open)s::timestamptz AS open, %(close)s::timestamptz AS close
     WHERE %(open)s::timestamptz IS NOT NULL
@@ -32,3 +35,23 @@ want AS (
     FROM sweeps w CROSS JOIN symbols y
     WHERE NOT EXISTS (SELECT 1 FROM swept x WHERE x.sweep = w.sweep AND x.symbol = y.symbol)
 )
+, gone AS (
+    DELETE FROM scalp_gaps g
+    WHERE g.origin = 'derived' AND g.scope = 'swing'
+      AND g.gap_start_ts >= %(lo)s::timestamptz AND g.gap_start_ts < %(hi)s::timestamptz
+      AND NOT EXISTS (SELECT 1 FROM want w
+                      WHERE w.symbol IS NOT DISTINCT FROM g.symbol AND w.gap_start_ts = g.gap_start_ts)
+    RETURNING 1
+),
+put AS (
+    INSERT INTO scalp_gaps AS g (symbol, gap_start_ts, gap_end_ts, gap_seconds, scope, reason, origin, computed_at)
+    SELECT symbol, gap_start_ts, gap_end_ts, gap_seconds, 'swing', reason, 'derived', %(now)s::timestamptz
+    FROM want
+    ON CONFLICT (symbol, gap_start_ts, scope, origin) DO UPDATE
+        SET gap_end_ts = EXCLUDED.gap_end_ts, gap_seconds = EXCLUDED.gap_seconds,
+            reason = EXCLUDED.reason, computed_at = EXCLUDED.computed_at
+        WHERE (g.gap_end_ts, g.gap_seconds, g.reason)
+              IS DISTINCT FROM (EXCLUDED.gap_end_ts, EXCLUDED.gap_seconds, EXCLUDED.reason)
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM put), (SELECT count(*) FROM gone), (SELECT count(*) FROM want)

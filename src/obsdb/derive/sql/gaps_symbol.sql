@@ -1,31 +1,58 @@
--- Symbol gaps of one symbol on one KST day: silences longer than %(threshold)s seconds between
--- consecutive points of {open, the symbol's tick times in the session, close}. 'collector_down'
--- when a derived feed gap of the session overlaps the silence (shares more than an instant),
--- else 'no_trades'. No session (open NULL): no rows. Followed by gaps_sync.sql (a CTE "want").
+-- Symbol gaps of a KST day for every symbol of %(symbols)s at once: silences longer than
+-- %(threshold)s seconds between consecutive points of {open, the symbol's tick times in the session,
+-- close}. 'collector_down' when a derived feed gap of the session overlaps the silence (shares more
+-- than an instant), else 'no_trades'. No session (open NULL): no rows. Params: symbols (text[]); lo,
+-- hi = the KST day; open, close = its session; threshold; feed_lo, feed_hi (timestamptz[]) = the
+-- day's derived feed gaps, read once per day (cross-symbol, so never joined per symbol); now.
+-- Then the day's derived gaps of this scope are made equal to "want", touching only what differs
+-- (the key is UNIQUE NULLS NOT DISTINCT, so feed gaps, symbol NULL, match too); archived gaps are
+-- never selected. Answers one row: (written, deleted, computed).
 WITH session AS (
     SELECT %(open)s::timestamptz AS open, %(close)s::timestamptz AS close
     WHERE %(open)s::timestamptz IS NOT NULL
 ),
+feed AS (
+    SELECT f.gap_lo, f.gap_hi
+    FROM unnest(%(feed_lo)s::timestamptz[], %(feed_hi)s::timestamptz[]) AS f (gap_lo, gap_hi), session s
+    WHERE f.gap_lo >= s.open AND f.gap_lo <= s.close
+),
 points AS (
-    SELECT t.event_time AS t
+    SELECT t.symbol, t.event_time AS t
     FROM scalp_ticks t, session s
-    WHERE t.symbol = %(symbol)s AND t.event_time >= s.open AND t.event_time <= s.close
-    UNION ALL SELECT open FROM session
-    UNION ALL SELECT close FROM session
+    WHERE t.symbol = ANY(%(symbols)s::text[]) AND t.event_time >= s.open AND t.event_time <= s.close
+    UNION ALL SELECT y.symbol, s.open FROM unnest(%(symbols)s::text[]) AS y (symbol), session s
+    UNION ALL SELECT y.symbol, s.close FROM unnest(%(symbols)s::text[]) AS y (symbol), session s
 ),
 edges AS (
-    SELECT lag(t) OVER (ORDER BY t) AS gap_start_ts, t AS gap_end_ts FROM points
+    SELECT symbol, lag(t) OVER (PARTITION BY symbol ORDER BY t) AS gap_start_ts, t AS gap_end_ts FROM points
 ),
 want AS (
-    SELECT %(symbol)s::text AS symbol, e.gap_start_ts, e.gap_end_ts,
+    SELECT e.symbol, e.gap_start_ts, e.gap_end_ts,
            round(extract(epoch FROM e.gap_end_ts - e.gap_start_ts), 3) AS gap_seconds,
-           CASE WHEN EXISTS (
-                    SELECT 1 FROM scalp_gaps f, session s
-                    WHERE f.scope = 'feed' AND f.origin = 'derived' AND f.symbol IS NULL
-                      AND f.gap_start_ts >= s.open AND f.gap_start_ts <= s.close
-                      AND f.gap_start_ts < e.gap_end_ts AND f.gap_end_ts > e.gap_start_ts)
+           CASE WHEN EXISTS (SELECT 1 FROM feed f WHERE f.gap_lo < e.gap_end_ts AND f.gap_hi > e.gap_start_ts)
                 THEN 'collector_down' ELSE 'no_trades' END AS reason
     FROM edges e
     WHERE e.gap_end_ts > e.gap_start_ts
       AND e.gap_end_ts - e.gap_start_ts > make_interval(secs => %(threshold)s)
 )
+, gone AS (
+    DELETE FROM scalp_gaps g
+    WHERE g.origin = 'derived' AND g.scope = 'symbol'
+      AND g.gap_start_ts >= %(lo)s::timestamptz AND g.gap_start_ts < %(hi)s::timestamptz
+      AND g.symbol = ANY(%(symbols)s::text[])
+      AND NOT EXISTS (SELECT 1 FROM want w
+                      WHERE w.symbol IS NOT DISTINCT FROM g.symbol AND w.gap_start_ts = g.gap_start_ts)
+    RETURNING 1
+),
+put AS (
+    INSERT INTO scalp_gaps AS g (symbol, gap_start_ts, gap_end_ts, gap_seconds, scope, reason, origin, computed_at)
+    SELECT symbol, gap_start_ts, gap_end_ts, gap_seconds, 'symbol', reason, 'derived', %(now)s::timestamptz
+    FROM want
+    ON CONFLICT (symbol, gap_start_ts, scope, origin) DO UPDATE
+        SET gap_end_ts = EXCLUDED.gap_end_ts, gap_seconds = EXCLUDED.gap_seconds,
+            reason = EXCLUDED.reason, computed_at = EXCLUDED.computed_at
+        WHERE (g.gap_end_ts, g.gap_seconds, g.reason)
+              IS DISTINCT FROM (EXCLUDED.gap_end_ts, EXCLUDED.gap_seconds, EXCLUDED.reason)
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM put), (SELECT count(*) FROM gone), (SELECT count(*) FROM want)

@@ -1,38 +1,44 @@
--- Rolling statistics of one symbol over one KST day, for ONE window length, over the bar table
--- {bars} (an identifier chosen by code from a fixed mapping). Formulas: docs/derive-stats.md.
--- Parameters: symbol, day (KST date), origins (text[], most trusted first), source_table,
--- window_minutes, bar_minutes, bars_per_year.
+-- Rolling statistics of a KST day for every symbol of %(symbols)s at once, for ONE window length
+-- (a frame offset is one constant), over the bar table {bars} (an identifier chosen by code from a
+-- fixed mapping). Formulas: docs/derive-stats.md. Parameters: symbols (text[]) and froms
+-- (timestamptz[], same order: write only bars from there on; NULL: the whole day), lo, hi = the KST
+-- day, origins (text[], most trusted first), source_table, window_minutes, bar_minutes,
+-- bars_per_year, now = for computed_at.
+-- A bar's statistics read only bars of its own frame and the one before, so bars before a symbol's
+-- first changed bar keep theirs: every bar of the day is still read (windows need them), but only
+-- the rows from the first change on are compared and written.
 -- The frame of the bar at t is bar_time in [t - window + bar, t]: for bars on the grid that is
 -- every bar that starts in (t - window, t], i.e. lies wholly inside the window ending with bar t.
 -- Returns r and their powers are numeric, so every window sum is exact (no cancellation when
 -- central moments come from sums of powers); only the final ratios are double precision.
--- Upserts changed rows only, deletes this window's rows whose bar is gone; answers
--- (rows computed, rows written, rows deleted).
-WITH bounds AS (
-    SELECT (%(day)s::date)::timestamp AT TIME ZONE 'Asia/Seoul' AS lo,
-           (%(day)s::date + 1)::timestamp AT TIME ZONE 'Asia/Seoul' AS hi
+-- Upserts changed rows only, deletes this window's rows whose bar is gone; answers one row:
+-- (written, deleted, computed).
+WITH scope AS (
+    SELECT x.symbol, x.since
+    FROM unnest(%(symbols)s::text[], %(froms)s::timestamptz[]) AS x (symbol, since)
 ),
-day_bars AS (  -- one bar per bar_time: the first origin of the list wins
-    SELECT DISTINCT ON (b.bar_time) b.bar_time, b.high, b.low, b.close, b.volume
-    FROM {bars} b, bounds
-    WHERE b.symbol = %(symbol)s
+day_bars AS (  -- one bar per (symbol, bar_time): the first origin of the list wins
+    SELECT DISTINCT ON (b.symbol, b.bar_time) b.symbol, b.bar_time, b.high, b.low, b.close, b.volume
+    FROM {bars} b
+    WHERE b.symbol = ANY(%(symbols)s::text[])
       AND b.origin = ANY(%(origins)s::text[])
-      AND b.bar_time >= bounds.lo AND b.bar_time < bounds.hi
-    ORDER BY b.bar_time, array_position(%(origins)s::text[], b.origin)
+      AND b.bar_time >= %(lo)s::timestamptz AND b.bar_time < %(hi)s::timestamptz
+    ORDER BY b.symbol, b.bar_time, array_position(%(origins)s::text[], b.origin)
 ),
 steps AS (  -- against the previous bar of the same day: return r and true range tr
-    SELECT bar_time, high, low, close, volume, r, r * r AS r2, r * r * r AS r3, r * r * r * r AS r4,
+    SELECT symbol, bar_time, high, low, close, volume, r, r * r AS r2, r * r * r AS r3, r * r * r * r AS r4,
            CASE WHEN prev_close IS NULL THEN high - low
                 ELSE greatest(high - low, abs(high - prev_close), abs(low - prev_close)) END AS tr
     FROM (
         SELECT p.*,
                CASE WHEN p.prev_close > 0 AND p.close > 0
                     THEN ln(round(p.close::numeric, 24) / p.prev_close) END AS r
-        FROM (SELECT d.*, lag(d.close) OVER (ORDER BY d.bar_time) AS prev_close FROM day_bars d) p
+        FROM (SELECT d.*, lag(d.close) OVER (PARTITION BY d.symbol ORDER BY d.bar_time) AS prev_close
+              FROM day_bars d) p
     ) q
 ),
 sums AS (  -- the first bar of a frame has no return inside it: its r is taken back out
-    SELECT bar_time,
+    SELECT symbol, bar_time,
            count(*) OVER w AS n_bars,
            avg(close) OVER w AS price_mean,
            stddev_samp(close) OVER w AS price_stddev,
@@ -49,7 +55,7 @@ sums AS (  -- the first bar of a frame has no return inside it: its r is taken b
            sum(r3) OVER w - coalesce(first_value(r3) OVER w, 0) AS s3,
            sum(r4) OVER w - coalesce(first_value(r4) OVER w, 0) AS s4
     FROM steps
-    WINDOW w AS (ORDER BY bar_time
+    WINDOW w AS (PARTITION BY symbol ORDER BY bar_time
                  RANGE BETWEEN (%(window_minutes)s - %(bar_minutes)s) * interval '1 minute' PRECEDING
                            AND CURRENT ROW)
 ),
@@ -61,7 +67,7 @@ moments AS (  -- n^(k-1) times the k-th central sum, exact: m2n = n*M2, m3n = n^
     FROM sums s
 ),
 stats AS (
-    SELECT bar_time,
+    SELECT symbol, bar_time,
            n_bars::integer AS bar_count,
            least(1.0, (n_bars * %(bar_minutes)s)::float8 / %(window_minutes)s) AS coverage,
            round(price_mean, 4) AS price_mean,
@@ -82,16 +88,17 @@ stats AS (
            round(volume_mean, 4) AS volume_mean,
            round(volume_stddev, 4) AS volume_stddev,
            CASE WHEN v > 0 THEN round(pv3 / (3 * v), 4) END AS vwap
-    FROM moments
+    FROM moments m
+    WHERE EXISTS (SELECT 1 FROM scope x WHERE x.symbol = m.symbol AND (x.since IS NULL OR m.bar_time >= x.since))
 ),
 upserted AS (
     INSERT INTO analysis_rolling_stats AS t (
         symbol, source_table, window_minutes, bar_time, bar_count, coverage, price_mean, price_stddev,
         price_min, price_max, logret_mean, logret_stddev, logret_skew, logret_kurtosis, atr,
-        annualized_vol, hl_range, volume_mean, volume_stddev, vwap)
-    SELECT %(symbol)s, %(source_table)s, %(window_minutes)s, bar_time, bar_count, coverage, price_mean,
+        annualized_vol, hl_range, volume_mean, volume_stddev, vwap, computed_at)
+    SELECT symbol, %(source_table)s, %(window_minutes)s, bar_time, bar_count, coverage, price_mean,
            price_stddev, price_min, price_max, logret_mean, logret_stddev, logret_skew, logret_kurtosis, atr,
-           annualized_vol, hl_range, volume_mean, volume_stddev, vwap
+           annualized_vol, hl_range, volume_mean, volume_stddev, vwap, %(now)s::timestamptz
     FROM stats
     ON CONFLICT (symbol, source_table, window_minutes, bar_time) DO UPDATE SET
         bar_count = EXCLUDED.bar_count, coverage = EXCLUDED.coverage, price_mean = EXCLUDED.price_mean,
@@ -100,7 +107,7 @@ upserted AS (
         logret_skew = EXCLUDED.logret_skew, logret_kurtosis = EXCLUDED.logret_kurtosis, atr = EXCLUDED.atr,
         annualized_vol = EXCLUDED.annualized_vol, hl_range = EXCLUDED.hl_range,
         volume_mean = EXCLUDED.volume_mean, volume_stddev = EXCLUDED.volume_stddev, vwap = EXCLUDED.vwap,
-        computed_at = now()
+        computed_at = EXCLUDED.computed_at
     WHERE (t.bar_count, t.coverage, t.price_mean, t.price_stddev, t.price_min, t.price_max, t.logret_mean,
            t.logret_stddev, t.logret_skew, t.logret_kurtosis, t.atr, t.annualized_vol, t.hl_range,
            t.volume_mean, t.volume_stddev, t.vwap)
@@ -113,11 +120,12 @@ upserted AS (
 ),
 deleted AS (
     DELETE FROM analysis_rolling_stats t
-    USING bounds
-    WHERE t.symbol = %(symbol)s AND t.source_table = %(source_table)s
+    USING scope x
+    WHERE t.symbol = x.symbol AND t.source_table = %(source_table)s
       AND t.window_minutes = %(window_minutes)s
-      AND t.bar_time >= bounds.lo AND t.bar_time < bounds.hi
-      AND NOT EXISTS (SELECT 1 FROM day_bars d WHERE d.bar_time = t.bar_time)
+      AND t.bar_time >= %(lo)s::timestamptz AND t.bar_time < %(hi)s::timestamptz
+      AND (x.since IS NULL OR t.bar_time >= x.since)
+      AND NOT EXISTS (SELECT 1 FROM day_bars d WHERE d.symbol = t.symbol AND d.bar_time = t.bar_time)
     RETURNING 1
 )
-SELECT (SELECT count(*) FROM stats), (SELECT count(*) FROM upserted), (SELECT count(*) FROM deleted)
+SELECT (SELECT count(*) FROM upserted), (SELECT count(*) FROM deleted), (SELECT count(*) FROM stats)

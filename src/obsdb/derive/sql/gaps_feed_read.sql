@@ -1,0 +1,7 @@
+-- The day's derived feed gaps as two arrays (starts, ends), in time order: read once per day and
+-- handed to the per-symbol steps as parameters (feed gaps are cross-symbol). Params: lo, hi.
+SELECT coalesce(array_agg(gap_start_ts ORDER BY gap_start_ts), '{}'),
+       coalesce(array_agg(gap_end_ts ORDER BY gap_start_ts), '{}')
+FROM scalp_gaps
+WHERE scope = 'feed' AND origin = 'derived' AND symbol IS NULL
+  AND gap_start_ts < %(hi)s::timestamptz AND gap_end_ts > %(lo)s::timestamptz

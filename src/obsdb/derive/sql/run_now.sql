@@ -1,0 +1,2 @@
+-- The current transaction's time: every computed_at a day's derive writes.
+SELECT now()

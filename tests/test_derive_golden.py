@@ -1,0 +1,70 @@
+"""Derive's output on the sample archive is pinned: a rewrite of derive (set-based, parallel,
+incremental) must give exactly the rows the per-symbol version gave. The checksums were taken from
+that version (before issue 8); every derived column but ``computed_at`` (and the gap's identity) is in them.
+
+If the sample generator changes on purpose, re-take them with ``derived_checksums`` on a fresh load
+and say so in the change; never re-take them to make a derive change pass.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from obsdb import api
+from tests.helpers import settings_for
+
+pytestmark = pytest.mark.db
+
+#: table -> (ordered SELECT of the derived rows, as text); fixed strings, never input
+_ROWS = {
+    "scalp_1m_bars": "SELECT symbol, bar_time, open, high, low, close, volume, tick_count, coverage_ratio, "
+                     "quality_flag FROM scalp_1m_bars WHERE origin = 'derived' ORDER BY symbol, bar_time",
+    "swing_bars_10m": "SELECT symbol, bar_time, origin, open, high, low, close, volume, bar_count, coverage_ratio, "
+                      "bid_price, ask_price, quality_flag FROM swing_bars_10m WHERE origin IN ('ticks', 'snapshots') "
+                      "ORDER BY symbol, bar_time, origin",
+    "scalp_gaps": "SELECT symbol, gap_start_ts, gap_end_ts, gap_seconds, scope, reason FROM scalp_gaps "
+                  "WHERE origin = 'derived' ORDER BY scope, symbol NULLS FIRST, gap_start_ts",
+    "analysis_rolling_stats": "SELECT symbol, source_table, window_minutes, bar_time, bar_count, coverage, "
+                              "price_mean, price_stddev, price_min, price_max, logret_mean, logret_stddev, "
+                              "logret_skew, logret_kurtosis, atr, annualized_vol, hl_range, volume_mean, "
+                              "volume_stddev, vwap FROM analysis_rolling_stats "
+                              "ORDER BY symbol, source_table, window_minutes, bar_time",
+}
+
+
+def derived_checksums(conninfo: str) -> dict[str, tuple[int, str]]:
+    """(row count, sha256 of the rows as PostgreSQL prints them in UTC) of every derived table."""
+    out: dict[str, tuple[int, str]] = {}
+    with psycopg.connect(conninfo) as conn:
+        conn.execute("SET TimeZone = 'UTC'")
+        for table, select in _ROWS.items():
+            digest = hashlib.sha256()
+            count = 0
+            with conn.cursor() as cur:
+                cur.execute(f"SELECT t::text FROM ({select}) t")  # noqa: S608 - fixed strings above
+                for (text,) in cur:
+                    digest.update(text.encode() + b"\n")
+                    count += 1
+            out[table] = (count, digest.hexdigest()[:16])
+    return out
+
+
+#: taken from the per-symbol derive (before issue 8), on PostgreSQL 15 and 18 alike
+GOLDEN: dict[str, tuple[int, str]] = {
+    "scalp_1m_bars": (80, "915eece0c0557e44"),
+    "swing_bars_10m": (76, "4f98a64c102c520e"),
+    "scalp_gaps": (76, "4086350b8d20a464"),
+    "analysis_rolling_stats": (704, "c00a5ce239c6e632"),
+}
+
+
+def test_sample_archive_derives_to_the_pinned_rows(db: str, tmp_path: Path) -> None:
+    from obsdb.sample import write_sample_archive
+
+    write_sample_archive(tmp_path / "observer")
+    api.migrate([tmp_path / "observer"], settings=settings_for(db))
+    assert derived_checksums(db) == GOLDEN
