@@ -125,7 +125,10 @@ deleted AS (
       AND t.window_minutes = %(window_minutes)s
       AND t.bar_time >= %(lo)s::timestamptz AND t.bar_time < %(hi)s::timestamptz
       AND (x.since IS NULL OR t.bar_time >= x.since)
-      AND NOT EXISTS (SELECT 1 FROM day_bars d WHERE d.symbol = t.symbol AND d.bar_time = t.bar_time)
+      -- probe the bar table's key, not the day_bars CTE: a CTE has no index and its row estimate
+      -- can be 1, which made this a nested loop of every row against every bar (minutes per day)
+      AND NOT EXISTS (SELECT 1 FROM {bars} b WHERE b.symbol = t.symbol AND b.bar_time = t.bar_time
+                                            AND b.origin = ANY(%(origins)s::text[]))
     RETURNING 1
 )
 SELECT (SELECT count(*) FROM upserted), (SELECT count(*) FROM deleted), (SELECT count(*) FROM stats)
