@@ -22,7 +22,7 @@ from msgspec import Meta, Struct
 
 from obsdb.formats.common import FieldError, exchange_time
 from obsdb.formats.ticks import CHANGE_LIMIT_PCT, DENSE_COLUMNS, PLAUSIBLE_SYMBOLS, is_plausible_symbol, tick_flags
-from obsdb.krx import session_seconds
+from obsdb.krx import KST, session_seconds
 
 __all__ = ["DENSE_COLUMNS", "decode_batch"]
 
@@ -102,8 +102,8 @@ def _row(t: _Tick, file_id: int | None, line: int) -> _Row | None:
     ts_text = t.timestamp
     if not ts_text.endswith("+09:00"):
         return None
-    try:
-        ts = _fromiso(ts_text)
+    try:  # one shared tzinfo: comparing datetimes that share it skips utcoffset() (min/max per batch)
+        ts = _fromiso(ts_text[:-6]).replace(tzinfo=KST)
     except ValueError:
         return None
     day, bounds = _days.get(ts_text[:10]) or _day(ts_text[:10])

@@ -50,6 +50,15 @@ def _spans(times: Sequence[datetime], unit: Callable[[datetime], object]) -> dic
     return spans
 
 
+def _span(group: RowGroup) -> tuple[datetime, datetime] | None:
+    """The earliest and latest partition time of a group of a time-partitioned table (one pass each)."""
+    if group.table not in PARTITIONED:
+        return None
+    at = group.columns.index(PARTITIONED[group.table])
+    times = [r[at] for r in group.rows]
+    return min(times), max(times)
+
+
 def _by_day(rows: Sequence[Row], at: int) -> dict[object, list[Row]]:
     days: dict[object, list[Row]] = {}
     for r in rows:
@@ -105,8 +114,9 @@ class Writer:
             for row in rows:
                 write(row)
 
-    def _ensure_partitions(self, times: Sequence[datetime]) -> tuple[datetime, datetime]:
-        lo, hi = min(times), max(times)
+    def _ensure_partitions(self, times: Sequence[datetime], span: tuple[datetime, datetime] | None = None
+                           ) -> tuple[datetime, datetime]:
+        lo, hi = span or (min(times), max(times))
         lo_k, hi_k = lo.astimezone(KST), hi.astimezone(KST)
         if (hi_k.year * 12 + hi_k.month) - (lo_k.year * 12 + lo_k.month) > 1:
             # Far apart (a stray time, say 1970 among 2026): only the months that hold rows, never every
@@ -138,9 +148,7 @@ class Writer:
         self.conn.execute(sql.SQL(q.STAGE_CLEAR).format(stage=stage))
         return int(row[0]) if row else 0
 
-    def _insert_ticks(self, group: RowGroup) -> int:
-        at = group.columns.index("event_time")
-        lo, hi = min(r[at] for r in group.rows), max(r[at] for r in group.rows)
+    def _insert_ticks(self, group: RowGroup, lo: datetime, hi: datetime) -> int:
         symbols = list({r[0] for r in group.rows})
         overlap = self.conn.execute(q.TICKS_OVERLAP, (symbols, lo, hi)).fetchone()
         if not (overlap and overlap[0]):
@@ -152,12 +160,12 @@ class Writer:
                 pass  # a duplicate inside the batch, or a concurrent loader: deduplicate instead
         return self._staged_insert("scalp_ticks", group.columns, group.rows)
 
-    def _insert(self, group: RowGroup) -> int:
-        if group.table in PARTITIONED:
+    def _insert(self, group: RowGroup, span: tuple[datetime, datetime] | None) -> int:
+        if span is not None:
             at = group.columns.index(PARTITIONED[group.table])
-            self._ensure_partitions([r[at] for r in group.rows])
-        if group.table == "scalp_ticks":
-            return self._insert_ticks(group)
+            self._ensure_partitions([r[at] for r in group.rows], span)
+        if group.table == "scalp_ticks" and span is not None:
+            return self._insert_ticks(group, *span)
         return self._staged_insert(group.table, group.columns, group.rows)
 
     def _row_by_row(self, parsed: Parsed, group: RowGroup, out: Written) -> tuple[int, list[Row]]:
@@ -185,18 +193,21 @@ class Writer:
                                                f"refused by PostgreSQL: {diag.message_primary or exc}", b.lines[i]))
         return inserted, kept
 
-    def _mark_dirty(self, table: str, columns: Sequence[str], rows: Sequence[Row]) -> None:
+    def _mark_dirty(self, table: str, columns: Sequence[str], rows: Sequence[Row],
+                    span: tuple[datetime, datetime] | None) -> None:
         """Tell derive which (symbol, KST date) changed, in the same transaction as the rows.
         Symbols x the batch's date range: a batch spans a day or two, so this is nearly exact. A batch
         that spans more (a stray time) is marked day by day, never every day in between."""
         at = columns.index(DIRTY_SOURCES[table])
-        times = [r[at] for r in rows]
-        lo, hi = min(times), max(times)
-        groups = {None: rows} if hi - lo <= timedelta(days=2) else _by_day(rows, at)
-        for group in groups.values():
-            span = [r[at] for r in group]
-            self.conn.execute(q.MARK_DIRTY, {"table": table, "symbols": list({r[0] for r in group}),
-                                             "lo": min(span), "hi": max(span)})
+        lo, hi = span or (min(r[at] for r in rows), max(r[at] for r in rows))
+        if hi - lo <= timedelta(days=2):
+            self.conn.execute(q.MARK_DIRTY, {"table": table, "symbols": list({r[0] for r in rows}),
+                                             "lo": lo, "hi": hi})
+            return
+        for day_rows in _by_day(rows, at).values():
+            times = [r[at] for r in day_rows]
+            self.conn.execute(q.MARK_DIRTY, {"table": table, "symbols": list({r[0] for r in day_rows}),
+                                             "lo": min(times), "hi": max(times)})
 
     def _leave_out_retired(self, group: RowGroup) -> int:
         """Drop the rows whose time range was retired (docs/retention.md); return how many."""
@@ -230,16 +241,18 @@ class Writer:
                     if not group.rows:
                         continue
                 marked = group.rows
+                span = _span(group)
                 try:
                     with self.conn.transaction():
-                        inserted = self._insert(group)
+                        inserted = self._insert(group, span)
                 except _REFUSED:
                     self._months.clear()
                     inserted, marked = self._row_by_row(parsed, group, out)
+                    span = None
                 out.inserted[group.table] += inserted
                 out.duplicates += len(group.rows) - inserted
                 if inserted and group.table in DIRTY_SOURCES:
-                    self._mark_dirty(group.table, group.columns, marked)
+                    self._mark_dirty(group.table, group.columns, marked, span)
             rejects = parsed.rejects + out.late_rejects
             if rejects:
                 self._copy("obsdb_rejects", q.REJECT_COLUMNS, [
