@@ -41,6 +41,8 @@ def main() -> None:
         with target.open("wb") as out:
             for path in sorted(parts.glob("*.jsonl")):
                 out.write(path.read_bytes())
+        # A child's peak RSS starts at this process's size when it forks: measure from a fresh one.
+        os.execv(sys.executable, [sys.executable, "-m", "bench.memory", *sys.argv[1:]])
     with scratch_database(prefix="obsdb_mem") as url:
         env = {k: v for k, v in os.environ.items() if not k.startswith("DB_")}
         env["DATABASE_URL"] = url
