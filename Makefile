@@ -6,7 +6,7 @@ OBSDB  := $(VENV)/bin/obsdb
 # A second server for the database tests, when one answers there (the brief asks both to pass).
 PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 
-.PHONY: demo test install install-test lint typecheck bench bench-memory bench-report browser clean
+.PHONY: demo test install install-test lint typecheck bench bench-memory bench-report bench-scale browser clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -71,6 +71,12 @@ bench-memory: install
 ## make bench-report: size and build time of `obsdb report` for 40 symbols x 250 trading days.
 bench-report: install
 	$(PY) -m bench.report_size
+
+## make bench-scale: a trading day of ticks at a time, `obsdb migrate` after each; load rate, derive, RSS stay flat.
+DAYS ?= 20
+LINES_PER_DAY ?= 2000000
+bench-scale: install
+	$(PY) -m bench.scale --days $(DAYS) --lines-per-day $(LINES_PER_DAY)
 
 clean:
 	rm -rf $(VENV) .obsdb .pytest_cache .mypy_cache .ruff_cache .artifacts report.html

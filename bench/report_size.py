@@ -29,6 +29,7 @@ import psycopg
 from bench.loader import OUT, scratch_database
 from obsdb import api, krx
 from obsdb.config import Settings
+from obsdb.models import FEED_SYMBOL
 from obsdb.report import ReportOptions
 
 LIMIT_BYTES = 5_000_000
@@ -90,7 +91,7 @@ def _feed_rows(rng: random.Random, day: date) -> Iterator[tuple[str, tuple[Any, 
     for _ in range(rng.choice((0, 1, 1, 2, 3))):
         start = s.open + timedelta(seconds=rng.randrange(60, 22_000))
         end = start + timedelta(seconds=rng.choice((11, 15, 30, 90, 400)))
-        yield "scalp_gaps", (None, start, end, (end - start).total_seconds(), "feed", "outage", "derived")
+        yield "scalp_gaps", (FEED_SYMBOL, start, end, (end - start).total_seconds(), "feed", "outage", "derived")
 
 
 COLUMNS = {

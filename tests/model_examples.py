@@ -112,6 +112,8 @@ MIGRATIONS = Path(obsdb.__file__).parent / "db" / "migrations"
 SQL_TYPES = r"double precision|numeric\(\d+, *\d+\)|timestamptz|bigint|integer|smallint|text|jsonb|date"
 COLUMN_TYPE = re.compile(rf"({SQL_TYPES})(?!\w)")
 TABLE_CONSTRAINT = re.compile(r"(PRIMARY KEY|UNIQUE|CHECK|FOREIGN KEY|EXCLUDE)\b")
+# a column added, dropped or changed (but SET NOT NULL, which _alter applies)
+COLUMN_CHANGE = re.compile(r"ALTER TABLE[^;]*?\b((ADD|DROP)\s+COLUMN|ALTER\s+COLUMN(?!\s+\w+\s+SET\s+NOT\s+NULL))\b")
 
 
 def _split_top_level(body: str) -> list[str]:
@@ -131,44 +133,101 @@ def _split_top_level(body: str) -> list[str]:
     return [" ".join(item.split()) for item in items if item.strip()]
 
 
+def _pg_name(names: dict[str, Any], base: str) -> str:
+    """The name PostgreSQL gives an unnamed constraint: ``base``, else ``base1``, ``base2``..."""
+    name, n = base, 0
+    while name in names:
+        n += 1
+        name = f"{base}{n}"
+    return name
+
+
+def _add_constraint(name: str, table: dict[str, Any], item: str, explicit: str | None) -> None:
+    """Record one table constraint (from CREATE TABLE or ALTER TABLE .. ADD) under its catalog name."""
+    kind = TABLE_CONSTRAINT.match(item)
+    assert kind is not None, f"{name}: not a table constraint: {item!r}"
+    cols = tuple(re.findall(r"\w+", item[item.index("(") :].split(")")[0]))
+    if kind.group(1) == "PRIMARY KEY":
+        table["pk"] = cols
+        key = ("pk", cols, explicit or f"{name}_pkey")
+    elif kind.group(1) == "UNIQUE":
+        table["unique"].append(cols)
+        key = ("unique", cols, explicit or f"{name}_{'_'.join(cols)}_key")
+    elif kind.group(1) in ("CHECK", "EXCLUDE"):
+        text = item[len(kind.group(1)) + 2 : -1]
+        table["checks"].append(text)
+        key = ("checks", text, explicit or _pg_name(table["names"], f"{name}_check"))
+    else:
+        return  # FOREIGN KEY: not part of a model
+    table["names"][key[2]] = key[:2]
+
+
+def _alter(name: str, table: dict[str, Any], actions: str) -> None:
+    """Apply the ALTER TABLE actions a migration may use on a model table; anything else: teach me."""
+    for action in _split_top_level(actions):
+        if (col := re.fullmatch(r"ALTER COLUMN (\w+) SET NOT NULL", action)) is not None:
+            table["columns"][col.group(1)]["not_null"] = True
+        elif (dropped := re.fullmatch(r"DROP CONSTRAINT (\w+)", action)) is not None:
+            kind, value = table["names"].pop(dropped.group(1))
+            if kind == "pk":
+                table["pk"] = ()
+            elif kind == "column_check":
+                table["columns"][value[0]]["checks"].remove(value[1])
+            else:
+                table[kind].remove(value)
+        elif (added := re.fullmatch(r"ADD CONSTRAINT (\w+) (.*)", action)) is not None:
+            _add_constraint(name, table, added.group(2), added.group(1))
+        else:
+            raise AssertionError(f"{name}: teach this parser ALTER TABLE .. {action}")
+    for col in table["pk"]:
+        table["columns"][col]["not_null"] = True
+
+
+def _create(name: str, body: str) -> dict[str, Any]:
+    table: dict[str, Any] = {"columns": {}, "checks": [], "pk": (), "unique": [], "names": {}}
+    for item in _split_top_level(body):
+        if TABLE_CONSTRAINT.match(re.sub(r"^CONSTRAINT \w+ ", "", item)):
+            explicit = re.match(r"^CONSTRAINT (\w+) ", item)
+            _add_constraint(name, table, re.sub(r"^CONSTRAINT \w+ ", "", item), explicit and explicit.group(1))
+            continue
+        column, rest = item.split(" ", 1)
+        sql_type = COLUMN_TYPE.match(rest)
+        assert sql_type, f"{name}.{column}: unknown SQL type in {rest!r}"
+        if "PRIMARY KEY" in rest:
+            table["pk"] = (column,)
+        checks = re.findall(r"CHECK \((.*?)\)(?= |$)", rest)
+        table["columns"][column] = {
+            "type": sql_type.group(1),
+            "not_null": "NOT NULL" in rest or "PRIMARY KEY" in rest,
+            "default": "DEFAULT" in rest or "GENERATED" in rest,
+            "checks": checks,
+        }
+        for check in checks:
+            table["names"][_pg_name(table["names"], f"{name}_{column}_check")] = ("column_check", (column, check))
+    for col in table["pk"]:
+        table["columns"][col]["not_null"] = True
+    return table
+
+
 def parse_schema() -> dict[str, dict[str, Any]]:
+    """Each model table as the migrations leave it: CREATE TABLE, then the ALTER TABLE statements
+    that name it (a file's ALTERs apply after its CREATEs). Unnamed constraints get PostgreSQL's
+    names, so a later migration can drop one by name."""
     tables: dict[str, dict[str, Any]] = {}
     for path in sorted(MIGRATIONS.glob("*.sql")):
         sql = re.sub(r"--[^\n]*", "", path.read_text())
         # Renames, partition attachment, owners and re-created copies of a table's own constraints
         # leave its model as it is; a column added, dropped or changed would not: teach the parser first.
-        changed = re.search(r"ALTER TABLE[^;]*?\b(ADD|DROP|ALTER)\s+COLUMN\b", sql)
+        changed = re.search(COLUMN_CHANGE, sql)
         assert changed is None, f"{path.name}: teach this parser ALTER TABLE .. COLUMN before relying on it"
         for name, body in re.findall(r"CREATE TABLE (\w+) \((.*?)\n\)", sql, re.S):
-            if name.startswith("obsdb_"):  # bookkeeping (000) is internal: no models
-                continue
-            table: dict[str, Any] = {"columns": {}, "checks": [], "pk": (), "unique": []}
-            for item in _split_top_level(body):
-                item = re.sub(r"^CONSTRAINT \w+ ", "", item)
-                if (constraint := TABLE_CONSTRAINT.match(item)) is not None:
-                    cols = tuple(re.findall(r"\w+", item[item.index("(") :].split(")")[0]))
-                    kind = constraint.group(1)
-                    if kind == "PRIMARY KEY":
-                        table["pk"] = cols
-                    elif kind == "UNIQUE":
-                        table["unique"].append(cols)
-                    elif kind in ("CHECK", "EXCLUDE"):
-                        table["checks"].append(item[len(kind) + 2 : -1])
-                    continue
-                column, rest = item.split(" ", 1)
-                sql_type = COLUMN_TYPE.match(rest)
-                assert sql_type, f"{name}.{column}: unknown SQL type in {rest!r}"
-                if "PRIMARY KEY" in rest:
-                    table["pk"] = (column,)
-                table["columns"][column] = {
-                    "type": sql_type.group(1),
-                    "not_null": "NOT NULL" in rest or "PRIMARY KEY" in rest,
-                    "default": "DEFAULT" in rest or "GENERATED" in rest,
-                    "checks": re.findall(r"CHECK \((.*?)\)(?= |$)", rest),
-                }
-            for col in table["pk"]:
-                table["columns"][col]["not_null"] = True
-            tables[name] = table
+            if not name.startswith("obsdb_"):  # bookkeeping (000) is internal: no models
+                tables[name] = _create(name, body)
+        for name, actions in re.findall(r"ALTER TABLE (\w+)\s+([^;]*);", sql):
+            if not name.startswith("obsdb_"):
+                _alter(name, tables[name], " ".join(actions.split()))
+    for table in tables.values():
+        del table["names"]
     return tables
 
 

@@ -44,7 +44,7 @@ def feed_gap(conn: psycopg.Connection[Any], start: datetime, end: datetime, *, s
     conn.execute(
         "INSERT INTO scalp_gaps (symbol, gap_start_ts, gap_end_ts, gap_seconds, scope, origin)"
         " VALUES (%s, %s, %s, %s, %s, %s)",
-        (None if scope == "feed" else SYM, start, end, (end - start).total_seconds(), scope, origin))
+        ("*" if scope == "feed" else SYM, start, end, (end - start).total_seconds(), scope, origin))
 
 
 def snapshot(conn: psycopg.Connection[Any], ts: datetime, price: int, high: int, low: int, cum: int,

@@ -14,6 +14,7 @@ import pytest
 
 from obsdb.derive.common import Changes, DeriveSettings
 from obsdb.derive.gaps import find_feed_gaps, find_swing_gaps, find_symbol_gaps
+from obsdb.models import FEED_SYMBOL
 
 pytestmark = pytest.mark.db
 
@@ -71,7 +72,7 @@ def add_snapshots(conn: Conn, rows: list[tuple[str, datetime]]) -> None:
 def gaps(conn: Conn, scope: str, origin: str = "derived") -> list[tuple[Any, ...]]:
     return conn.execute(
         "SELECT symbol, gap_start_ts, gap_end_ts, gap_seconds, reason FROM scalp_gaps "
-        "WHERE scope = %s AND origin = %s ORDER BY symbol NULLS FIRST, gap_start_ts", (scope, origin)).fetchall()
+        "WHERE scope = %s AND origin = %s ORDER BY symbol, gap_start_ts", (scope, origin)).fetchall()
 
 
 def snapshot(conn: Conn) -> list[tuple[Any, ...]]:
@@ -79,7 +80,7 @@ def snapshot(conn: Conn) -> list[tuple[Any, ...]]:
     return conn.execute("SELECT * FROM scalp_gaps ORDER BY gap_id").fetchall()
 
 
-def gap(symbol: str | None, start: datetime, end: datetime, reason: str) -> tuple[Any, ...]:
+def gap(symbol: str, start: datetime, end: datetime, reason: str) -> tuple[Any, ...]:
     return (symbol, start, end, Decimal(f"{(end - start).total_seconds():.3f}"), reason)
 
 
@@ -95,7 +96,7 @@ def test_feed_outage_against_a_quiet_symbol(conn: Conn) -> None:
     assert find_feed_gaps(conn, FRI, S) == Changes(written=1)
     for s in ("000001", "000002", "000003"):
         find_symbol_gaps(conn, s, FRI, S)
-    assert gaps(conn, "feed") == [gap(None, at(FRI, "10:00:00"), at(FRI, "10:00:40"), "outage")]
+    assert gaps(conn, "feed") == [gap(FEED_SYMBOL, at(FRI, "10:00:00"), at(FRI, "10:00:40"), "outage")]
     assert gaps(conn, "symbol") == [gap("000003", at(FRI, "11:00:00"), at(FRI, "11:01:30"), "no_trades")]
 
 
@@ -116,8 +117,8 @@ def test_symbol_silent_during_a_feed_outage_is_collector_down(conn: Conn) -> Non
 def test_before_first_and_after_last_tick(conn: Conn) -> None:
     tick_series(conn, "000001", at(MON, "09:05:00"), at(MON, "15:00:00"))
     find_feed_gaps(conn, MON, S)
-    assert gaps(conn, "feed") == [gap(None, at(MON, "09:00:00"), at(MON, "09:05:00"), "before_first_tick"),
-                                  gap(None, at(MON, "15:00:00"), at(MON, "15:30:00"), "after_last_tick")]
+    assert gaps(conn, "feed") == [gap(FEED_SYMBOL, at(MON, "09:00:00"), at(MON, "09:05:00"), "before_first_tick"),
+                                  gap(FEED_SYMBOL, at(MON, "15:00:00"), at(MON, "15:30:00"), "after_last_tick")]
 
 
 def test_symbol_edges_while_the_feed_is_alive(conn: Conn) -> None:
@@ -132,7 +133,7 @@ def test_symbol_edges_while_the_feed_is_alive(conn: Conn) -> None:
 def test_a_trading_day_without_ticks_is_one_no_data_gap(conn: Conn) -> None:
     tick_series(conn, "000001", at(FRI, "09:00:00"), at(FRI, "15:30:00"))  # another day's ticks do not count
     find_feed_gaps(conn, MON, S)
-    assert gaps(conn, "feed") == [gap(None, at(MON, "09:00:00"), at(MON, "15:30:00"), "no_data")]
+    assert gaps(conn, "feed") == [gap(FEED_SYMBOL, at(MON, "09:00:00"), at(MON, "15:30:00"), "no_data")]
 
 
 def test_feed_threshold_is_at_least_ten_seconds(conn: Conn) -> None:
@@ -141,7 +142,7 @@ def test_feed_threshold_is_at_least_ten_seconds(conn: Conn) -> None:
     silence(conn, at(FRI, "11:00:00"), at(FRI, "11:00:10"))
     add_ticks(conn, [("000001", at(FRI, "11:00:09.9"))])  # 9.9 s then 0.1 s: no gap
     find_feed_gaps(conn, FRI, S)
-    assert gaps(conn, "feed") == [gap(None, at(FRI, "10:00:00"), at(FRI, "10:00:10"), "outage")]
+    assert gaps(conn, "feed") == [gap(FEED_SYMBOL, at(FRI, "10:00:00"), at(FRI, "10:00:10"), "outage")]
 
 
 def test_symbol_threshold_is_longer_than_sixty_seconds(conn: Conn) -> None:
@@ -161,7 +162,7 @@ def test_no_gaps_on_days_without_trading(conn: Conn, day: date) -> None:
     add_snapshots(conn, [("000001", at(day, "10:00:00")), ("000002", at(day, "10:00:01")),
                          ("000001", at(day, "10:10:00"))])
     conn.execute("INSERT INTO scalp_gaps (symbol, gap_start_ts, gap_end_ts, gap_seconds, scope, reason, origin) "
-                 "VALUES (NULL, %s, %s, 3600, 'feed', 'outage', 'derived')", (at(day, "10:00:00"), at(day, "11:00:00")))
+                 "VALUES ('*', %s, %s, 3600, 'feed', 'outage', 'derived')", (at(day, "10:00:00"), at(day, "11:00:00")))
     assert find_feed_gaps(conn, day, S) == Changes(deleted=1)  # a stale derived gap of that day goes
     assert find_symbol_gaps(conn, "000001", day, S) == Changes()
     assert find_swing_gaps(conn, day, S) == Changes()
@@ -177,7 +178,7 @@ def test_late_open_day_counts_from_ten(conn: Conn) -> None:
     assert snapshot(conn) == []
     silence(conn, at(LATE_OPEN, "09:59:59"), at(LATE_OPEN, "10:00:30"))
     find_feed_gaps(conn, LATE_OPEN, S)
-    assert gaps(conn, "feed") == [gap(None, at(LATE_OPEN, "10:00:00"), at(LATE_OPEN, "10:00:30"),
+    assert gaps(conn, "feed") == [gap(FEED_SYMBOL, at(LATE_OPEN, "10:00:00"), at(LATE_OPEN, "10:00:30"),
                                       "before_first_tick")]
 
 
@@ -238,18 +239,18 @@ def test_recompute_touches_only_what_changed(conn: Conn) -> None:
     add_ticks(conn, [("000002", at(FRI, "11:00:15"))])  # the 30 s one splits in two 15 s ones
     conn.commit()
     assert find_feed_gaps(conn, FRI, S) == Changes(written=2, deleted=1, unchanged=1)
-    assert gaps(conn, "feed") == [gap(None, at(FRI, "11:00:00"), at(FRI, "11:00:15"), "outage"),
-                                  gap(None, at(FRI, "11:00:15"), at(FRI, "11:00:30"), "outage"),
-                                  gap(None, at(FRI, "12:00:00"), at(FRI, "12:00:20"), "outage")]
+    assert gaps(conn, "feed") == [gap(FEED_SYMBOL, at(FRI, "11:00:00"), at(FRI, "11:00:15"), "outage"),
+                                  gap(FEED_SYMBOL, at(FRI, "11:00:15"), at(FRI, "11:00:30"), "outage"),
+                                  gap(FEED_SYMBOL, at(FRI, "12:00:00"), at(FRI, "12:00:20"), "outage")]
     assert kept in snapshot(conn)  # same id, same computed_at
 
 
 def test_archived_gaps_are_never_touched(conn: Conn) -> None:
     _busy_day(conn)
-    archived = [(None, at(FRI, "10:00:00"), at(FRI, "10:05:00"), "feed"),  # same key as a derived one
+    archived = [(FEED_SYMBOL, at(FRI, "10:00:00"), at(FRI, "10:05:00"), "feed"),  # same key as a derived one
                 ("000002", at(FRI, "13:00:00"), at(FRI, "13:02:00"), "symbol"),
                 ("000001", at(FRI, "14:00:00"), at(FRI, "14:01:00"), "swing"),
-                (None, at(SEOLLAL, "10:00:00"), at(SEOLLAL, "10:01:00"), "feed")]
+                (FEED_SYMBOL, at(SEOLLAL, "10:00:00"), at(SEOLLAL, "10:01:00"), "feed")]
     with conn.cursor() as cur:
         cur.executemany("INSERT INTO scalp_gaps (symbol, gap_start_ts, gap_end_ts, gap_seconds, scope, reason, "
                         "origin, gap_type) VALUES (%s, %s, %s, 1, %s, 'ledger', 'archived', 'major')", archived)
@@ -261,12 +262,30 @@ def test_archived_gaps_are_never_touched(conn: Conn) -> None:
     assert len(gaps(conn, "feed")) == 3
 
 
-def test_feed_gap_key_treats_null_symbols_as_equal(conn: Conn) -> None:
+def test_feed_gaps_have_the_symbol_star_in_their_key(conn: Conn) -> None:
     insert = ("INSERT INTO scalp_gaps (symbol, gap_start_ts, gap_end_ts, gap_seconds, scope, origin) "
-              "VALUES (NULL, %s, %s, 10, 'feed', 'derived')")
-    conn.execute(insert, (at(FRI, "10:00:00"), at(FRI, "10:00:10")))
-    with pytest.raises(psycopg.errors.UniqueViolation):
-        conn.execute(insert, (at(FRI, "10:00:00"), at(FRI, "10:00:20")))
+              "VALUES (%s, %s, %s, 10, %s, 'derived')")
+    conn.execute(insert, (FEED_SYMBOL, at(FRI, "10:00:00"), at(FRI, "10:00:10"), "feed"))
+    with pytest.raises(psycopg.errors.UniqueViolation), conn.transaction():
+        conn.execute(insert, (FEED_SYMBOL, at(FRI, "10:00:00"), at(FRI, "10:00:20"), "feed"))
+    for symbol, scope in ((None, "feed"), ("000001", "feed"), (FEED_SYMBOL, "symbol")):  # 011's constraints
+        with pytest.raises((psycopg.errors.NotNullViolation, psycopg.errors.CheckViolation)), conn.transaction():
+            conn.execute(insert, (symbol, at(FRI, "11:00:00"), at(FRI, "11:00:10"), scope))
+
+
+def test_a_tick_symbol_star_gets_no_gaps(conn: Conn) -> None:
+    """'*' is the feed's symbol in scalp_gaps: a (bogus) tick or snapshot symbol '*' gets no gaps
+    of its own, instead of failing the derive on the CHECK."""
+    add_ticks(conn, [(FEED_SYMBOL, at(FRI, "10:00:00")), ("000001", at(FRI, "10:00:00"))])
+    add_snapshots(conn, [(FEED_SYMBOL, at(FRI, "10:00:00")), ("000001", at(FRI, "10:00:01")),
+                         ("000001", at(FRI, "10:10:00"))])
+    find_feed_gaps(conn, FRI, S)
+    find_symbol_gaps(conn, FEED_SYMBOL, FRI, S)
+    find_symbol_gaps(conn, "000001", FRI, S)
+    find_swing_gaps(conn, FRI, S)
+    assert {g[0] for g in gaps(conn, "symbol")} == {"000001"}
+    assert gaps(conn, "swing") == []
+    assert {g[0] for g in gaps(conn, "feed")} == {FEED_SYMBOL}
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])

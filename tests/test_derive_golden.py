@@ -26,8 +26,9 @@ _ROWS = {
     "swing_bars_10m": "SELECT symbol, bar_time, origin, open, high, low, close, volume, bar_count, coverage_ratio, "
                       "bid_price, ask_price, quality_flag FROM swing_bars_10m WHERE origin IN ('ticks', 'snapshots') "
                       "ORDER BY symbol, bar_time, origin",
-    "scalp_gaps": "SELECT symbol, gap_start_ts, gap_end_ts, gap_seconds, scope, reason FROM scalp_gaps "
-                  "WHERE origin = 'derived' ORDER BY scope, symbol NULLS FIRST, gap_start_ts",
+    # feed gaps have the symbol '*' since 011; NULL as before, so the pinned checksum still holds
+    "scalp_gaps": "SELECT nullif(symbol, '*') AS symbol, gap_start_ts, gap_end_ts, gap_seconds, scope, reason "
+                  "FROM scalp_gaps WHERE origin = 'derived' ORDER BY scope, symbol NULLS FIRST, gap_start_ts",
     "analysis_rolling_stats": "SELECT symbol, source_table, window_minutes, bar_time, bar_count, coverage, "
                               "price_mean, price_stddev, price_min, price_max, logret_mean, logret_stddev, "
                               "logret_skew, logret_kurtosis, atr, annualized_vol, hl_range, volume_mean, "

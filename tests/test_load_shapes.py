@@ -159,7 +159,7 @@ def test_gap_ledgers(db: str, tmp_path: Path) -> None:
         ("005930", datetime(2026, 2, 2, 10, 1, tzinfo=KST), datetime(2026, 2, 2, 10, 2, 30, tzinfo=KST),
          Decimal("90.000"), "symbol", "major", "archived", "track_b", "major", Decimal("2.000"),
          datetime(2026, 2, 2, 10, 2, 30, tzinfo=KST), None, None),
-        (None, datetime(2026, 2, 2, 10, 10, 20, tzinfo=KST), datetime(2026, 2, 2, 10, 11, tzinfo=KST),
+        ("*", datetime(2026, 2, 2, 10, 10, 20, tzinfo=KST), datetime(2026, 2, 2, 10, 11, tzinfo=KST),
          Decimal("40.000"), "feed", "websocket_no_data", "archived", None, None, None, None,
          datetime(2026, 2, 2, 10, 11, 1, tzinfo=KST), {"scope": "all_symbols"}),
     ]

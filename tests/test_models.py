@@ -1,7 +1,8 @@
 """The table models: exact round trips, the rejections that matter, and no drift from the SQL.
 
-The schema tests check every model against the CREATE TABLE statements of migrations 001-005
-(parsed in tests/model_examples.py, next to one example row per table): column names and order,
+The schema tests check every model against the CREATE TABLE statements of the migrations and the
+ALTER TABLEs that change them, such as 011's (parsed in tests/model_examples.py, next to one example
+row per table): column names and order,
 nullability, types, numeric(p, s), keys, every column CHECK (each is exercised against the model)
 and every table CHECK (each listed in TABLE_CHECKS with its test). Pure Python: no database needed.
 """
@@ -25,6 +26,7 @@ from pydantic.fields import FieldInfo
 
 from obsdb.models import (
     ALL_MODELS,
+    FEED_SYMBOL,
     AnalysisRollingStats,
     AnalysisSignalEvent,
     PortfolioPolicy,
@@ -66,8 +68,8 @@ OHLC = ("open", "high", "low", "close")
 TIED: dict[tuple[str, str, Any], dict[str, Any]] = {
     **{(t, c, 0): dict.fromkeys(OHLC, 0) for t in ("scalp_1m_bars", "swing_bars_10m") for c in OHLC},
     ("analysis_rolling_stats", "price_max", 0): {"price_min": 0},
-    ("scalp_gaps", "symbol", None): {"scope": "feed"},
-    ("scalp_gaps", "scope", "feed"): {"symbol": None},
+    ("scalp_gaps", "symbol", FEED_SYMBOL): {"scope": "feed"},
+    ("scalp_gaps", "scope", "feed"): {"symbol": FEED_SYMBOL},
 }
 
 
@@ -81,7 +83,7 @@ def accept(model: TableModel, field: str, value: Any) -> TableModel:
 TABLE_CHECKS = {
     "scalp_1m_bars": ["low <= high AND low <= open AND open <= high AND low <= close AND close <= high"],
     "swing_bars_10m": ["low <= high AND low <= open AND open <= high AND low <= close AND close <= high"],
-    "scalp_gaps": ["gap_end_ts >= gap_start_ts", "(scope = 'feed') = (symbol IS NULL)"],
+    "scalp_gaps": ["gap_end_ts >= gap_start_ts", "(scope = 'feed') = (symbol = '*')"],
     "portfolio_policy": ["valid_to IS NULL OR valid_to > valid_from"],
     "analysis_rolling_stats": ["price_min IS NULL OR price_max IS NULL OR price_min <= price_max"],
 }
@@ -295,8 +297,9 @@ BAR, TICK = cast(Scalp1mBar, EXAMPLES[Scalp1mBar]), cast(ScalpTick, EXAMPLES[Sca
         (PortfolioPolicy, "valid_to", T0, ()),
         (AnalysisRollingStats, "price_min", 152601, ()),
         (ScalpGap, "scope", "bogus", ("scope",)),
-        (ScalpGap, "scope", "feed", ()),  # a feed gap names no symbol
-        (ScalpGap, "symbol", None, ()),  # a 'symbol' gap must name one
+        (ScalpGap, "scope", "feed", ()),  # a feed gap names the symbol '*'
+        (ScalpGap, "symbol", FEED_SYMBOL, ()),  # a 'symbol' gap must name a real one
+        (ScalpGap, "symbol", None, ("symbol",)),  # NOT NULL since 011
         (ScalpGap, "expected_interval_seconds", Decimal("-0.001"), ("expected_interval_seconds",)),
         (SwingSnapshot, "record_shape", "A", ("record_shape",)),
         (SwingSnapshot, "record_shape", "f_mock", ("record_shape",)),
@@ -319,10 +322,10 @@ def test_bar_messages_name_the_fields() -> None:
 
 
 @pytest.mark.parametrize("scope", ["feed", "symbol", "swing"])
-@pytest.mark.parametrize("symbol", [None, S])
-def test_gap_symbol_is_null_exactly_for_feed_scope(scope: str, symbol: str | None) -> None:
-    """CHECK ((scope = 'feed') = (symbol IS NULL)), case by case; the message names both fields."""
-    if (scope == "feed") == (symbol is None):
+@pytest.mark.parametrize("symbol", [FEED_SYMBOL, S])
+def test_gap_symbol_is_the_sentinel_exactly_for_feed_scope(scope: str, symbol: str) -> None:
+    """CHECK ((scope = 'feed') = (symbol = '*')), case by case; the message names both fields."""
+    if (scope == "feed") == (symbol == FEED_SYMBOL):
         gap = replaced(EXAMPLES[ScalpGap], scope=scope, symbol=symbol)
         assert isinstance(gap, ScalpGap) and (gap.scope, gap.symbol) == (scope, symbol)
     else:
@@ -359,8 +362,9 @@ def test_defaults_and_hostile_symbols() -> None:
     assert tick.quality_flag == "normal" and tick.extra is None
     assert ScalpTick.from_row(tick.to_row()) == tick
     assert ScalpTick(symbol="'; DROP TABLE x; --", event_time=T0, record_shape="C").symbol.startswith("'")
-    feed_gap = ScalpGap(gap_start_ts=T0, gap_end_ts=T0, gap_seconds=0, scope="feed", origin="derived")
-    assert feed_gap.symbol is None and feed_gap.gap_id is None
+    feed_gap = ScalpGap(symbol=FEED_SYMBOL, gap_start_ts=T0, gap_end_ts=T0, gap_seconds=0, scope="feed",
+                        origin="derived")
+    assert feed_gap.symbol == "*" and feed_gap.gap_id is None
     assert RebalanceExecution.model_fields["fee"].default == Decimal("0.00")
     assert PortfolioPolicy(policy_id="p", name="n", valid_from=T0).params == {}
 

@@ -42,7 +42,7 @@ def bar(conn: psycopg.Connection[Any], symbol: str, t: datetime, origin: str = "
                  "VALUES (%s, %s, %s, %s, %s, %s, %s, 10)", (symbol, t, origin, price, price + 5, price - 5, price))
 
 
-def gap(conn: psycopg.Connection[Any], symbol: str | None, start: datetime, end: datetime, scope: str = "symbol",
+def gap(conn: psycopg.Connection[Any], symbol: str, start: datetime, end: datetime, scope: str = "symbol",
         reason: str = "no_trades", origin: str = "derived") -> None:
     conn.execute("INSERT INTO scalp_gaps (symbol, gap_start_ts, gap_end_ts, gap_seconds, scope, reason, origin) "
                  "VALUES (%s, %s, %s, %s, %s, %s, %s)",
@@ -59,8 +59,8 @@ def seed(db: str) -> None:
         gap(conn, "AAA", kst(FRI, 9, 2), kst(FRI, 10, 0))  # 3,480 s, inside the session
         gap(conn, "AAA", kst(FRI, 15, 0), kst(FRI, 15, 30))  # 1,800 s, up to the close
         gap(conn, "AAA", kst(date(2026, 2, 14), 10, 0), kst(date(2026, 2, 14), 11, 0))  # a Saturday: never drawn
-        gap(conn, None, kst(FRI, 11, 0), kst(FRI, 11, 10), scope="feed", reason="outage")  # 600 s
-        gap(conn, None, kst(FRI, 12, 0), kst(FRI, 12, 0, 30), scope="feed", reason="websocket_no_data",
+        gap(conn, "*", kst(FRI, 11, 0), kst(FRI, 11, 10), scope="feed", reason="outage")  # 600 s
+        gap(conn, "*", kst(FRI, 12, 0), kst(FRI, 12, 0, 30), scope="feed", reason="websocket_no_data",
             origin="archived")
         for k in range(3):
             conn.execute("INSERT INTO swing_bars_10m (symbol, bar_time, origin, open, high, low, close) "

@@ -51,7 +51,7 @@ def test_tick_key_is_symbol_and_receive_time(db: str) -> None:
         "INSERT INTO swing_bars_10m (symbol, bar_time, origin, open, high, low, close) "
         "VALUES ('005930', now(), 'guessed', 1, 1, 1, 1)",
         "INSERT INTO scalp_gaps (symbol, gap_start_ts, gap_end_ts, gap_seconds, scope, origin) "
-        "VALUES (NULL, now(), now() - interval '1 s', 1, 'feed', 'derived')",
+        "VALUES ('*', now(), now() - interval '1 s', 1, 'feed', 'derived')",
         "INSERT INTO portfolio_policy (policy_id, name, valid_from, max_weight) VALUES ('p', 'p', now(), 1.01)",
         "INSERT INTO analysis_rolling_stats (symbol, source_table, window_minutes, bar_time, bar_count) "
         "VALUES ('005930', 'scalp_1m_bars', 7, now(), 1)",

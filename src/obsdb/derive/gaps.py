@@ -80,7 +80,7 @@ def _threshold(scope: str, value: float) -> float:
 
 
 def feed_gaps(conn: psycopg.Connection[Any], day: Day, settings: DeriveSettings) -> Changes:
-    """Silences of the whole feed (symbol NULL, scope 'feed') in the session of ``day``."""
+    """Silences of the whole feed (symbol '*', scope 'feed') in the session of ``day``."""
     return counted(conn, "gaps_feed", day.params(
         threshold=_threshold("feed", settings.feed_gap_seconds), now=transaction_time(conn)))
 

@@ -39,6 +39,9 @@ class BarSource:
         return TRADING_DAYS_PER_YEAR * SESSION_MINUTES / self.bar_minutes
 
 
+#: the statement's window slots (sql/stats_rolling.sql): a source fills the first, the rest are NULL
+_SLOTS = ("w1", "w2", "w3", "w4", "w5")
+
 #: The only tables statistics read: the table name used in SQL comes from here, never from input.
 SOURCES: dict[str, BarSource] = {
     "scalp_1m_bars": BarSource("scalp_1m_bars", 1, ("derived",), (5, 10, 30, 60, 240)),
@@ -49,7 +52,7 @@ SOURCES: dict[str, BarSource] = {
 def rolling_stats_of(conn: psycopg.Connection[Any], since: dict[str, datetime | None], day: Day,
                      source_table: str) -> Changes:
     """Recompute the rolling statistics of the symbols of ``since`` on ``day`` over ``source_table``
-    bars, one statement per window length for all symbols at once. A symbol's rows before
+    bars, in one statement for all symbols and window lengths at once. A symbol's rows before
     ``since[symbol]`` (its first changed bar; None: the whole day) are left alone: they read only
     earlier bars, which did not change.
 
@@ -60,23 +63,17 @@ def rolling_stats_of(conn: psycopg.Connection[Any], since: dict[str, datetime | 
     source = SOURCES.get(source_table)
     if source is None:
         raise ValueError(f"no rolling statistics over {source_table!r}; expected one of {sorted(SOURCES)}")
-    changes = Changes()
     if not since:
-        return changes
+        return Changes()
     symbols = sorted(since)
     query = sql.SQL(load_sql("stats_rolling")).format(bars=sql.Identifier(source.table))
-    now = transaction_time(conn)
-    for window in source.windows:  # one statement per window length: a frame offset is one constant
-        row = conn.execute(query, day.params(
-            symbols=symbols, froms=[since[s] for s in symbols], origins=list(source.origins),
-            source_table=source.table, window_minutes=window, bar_minutes=source.bar_minutes,
-            bars_per_year=source.bars_per_year, now=now)).fetchone()
-        assert row is not None  # an aggregate-only SELECT always answers one row
-        changes += Changes.of(*row)
-    stale = conn.execute(load_sql("stats_delete_windows"), day.params(
-        symbols=symbols, source_table=source.table, windows=list(source.windows)))
-    changes.deleted += stale.rowcount
-    return changes
+    slots = dict(zip(_SLOTS, (*source.windows, *(None,) * len(_SLOTS)), strict=False))
+    row = conn.execute(query, day.params(
+        symbols=symbols, froms=[since[s] for s in symbols], origins=list(source.origins),
+        source_table=source.table, bar_minutes=source.bar_minutes, bars_per_year=source.bars_per_year,
+        now=transaction_time(conn), **slots)).fetchone()
+    assert row is not None  # an aggregate-only SELECT always answers one row
+    return Changes.of(*row)
 
 
 def rolling_stats(conn: psycopg.Connection[Any], symbol: str, day: date, source_table: str) -> Changes:

@@ -9,6 +9,7 @@ from typing import Any
 
 from obsdb.formats.common import FieldError, aware, aware_or_none, extras, join_flags, kst_day
 from obsdb.krx import time_flag
+from obsdb.models.scalp import FEED_SYMBOL
 
 Values = dict[str, Any]
 
@@ -127,6 +128,13 @@ def _decimal(value: Any, field: str) -> Any:
     return value
 
 
+def _gap_symbol(symbol: Any) -> tuple[Any, str]:
+    """(symbol, scope) of an archived gap: none, empty or '*' is the whole feed, stored as '*'."""
+    if not symbol or symbol == FEED_SYMBOL:
+        return FEED_SYMBOL, "feed"
+    return symbol, "symbol"
+
+
 def gap_ledger(d: dict[str, Any], file_id: int | None, line: int) -> Values:
     """Shape G: the collector's gap ledger. The gap runs from ``last_update`` for its duration."""
     _required(d, "last_update", "gap_duration_seconds")
@@ -138,10 +146,10 @@ def gap_ledger(d: dict[str, Any], file_id: int | None, line: int) -> Values:
         end = start + timedelta(seconds=float(seconds))
     except (OverflowError, ValueError):
         raise FieldError("gap_duration_seconds", f"out of range: {seconds}") from None
-    symbol = d.get("symbol")
+    symbol, scope = _gap_symbol(d.get("symbol"))
     return {
         "symbol": symbol, "gap_start_ts": start, "gap_end_ts": end, "gap_seconds": seconds,
-        "scope": "symbol" if symbol else "feed", "reason": d.get("gap_type"), "session_id": d.get("session_id"),
+        "scope": scope, "reason": d.get("gap_type"), "session_id": d.get("session_id"),
         "origin": "archived", "track_type": d.get("track_type"), "gap_type": d.get("gap_type"),
         "expected_interval_seconds": _decimal(d.get("expected_interval_seconds"), "expected_interval_seconds"),
         "detected_at": aware_or_none(d.get("detected_at"), "detected_at"),
@@ -157,8 +165,7 @@ def gap_documented(d: dict[str, Any], file_id: int | None, line: int) -> Values:
     seconds = d.get("gap_seconds")
     seconds = _decimal(seconds, "gap_seconds") if seconds is not None else Decimal(
         repr(round((end - start).total_seconds(), 3)))
-    symbol = d.get("symbol")
-    scope = "symbol" if symbol else "feed"
+    symbol, scope = _gap_symbol(d.get("symbol"))
     extra = extras(d, _G_DOC) or {}
     if d.get("scope") not in (None, scope):
         extra["scope"] = d["scope"]  # e.g. "all_symbols": kept verbatim, normalised to feed/symbol

@@ -1,4 +1,4 @@
-"""Pydantic models mirroring obsdb's tables column for column (001-005 and 010; bookkeeping excluded).
+"""Pydantic models mirroring obsdb's tables column for column (001-005, 010, 011; bookkeeping excluded).
 
 Each model validates what its table's CHECKs enforce, and a little more the schema implies
 (prices never negative, bars consistent, timestamps time-zone aware), so a row that validates here
@@ -18,12 +18,13 @@ from .portfolio import (
     RebalancePlan,
     TargetWeight,
 )
-from .scalp import Scalp1mBar, ScalpGap, ScalpTick
+from .scalp import FEED_SYMBOL, Scalp1mBar, ScalpGap, ScalpTick
 from .swing import SwingBar10m, SwingSnapshot
 from .universe import SymbolUniverse, SymbolUniverseList
 
 __all__ = [
     "ALL_MODELS",
+    "FEED_SYMBOL",
     "AnalysisRollingStats",
     "AnalysisSignalEvent",
     "AnalysisSignalOutcome",

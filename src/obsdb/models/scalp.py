@@ -23,7 +23,11 @@ from ._types import (
 )
 from .base import TableModel, ohlc_violations
 
-__all__ = ["Scalp1mBar", "ScalpGap", "ScalpTick"]
+__all__ = ["FEED_SYMBOL", "Scalp1mBar", "ScalpGap", "ScalpTick"]
+
+FEED_SYMBOL = "*"
+"""The symbol of a whole-feed gap (migration 011): "every symbol", never a KRX code, NOT NULL as a
+Citus distribution column must be. Reserved in scalp_gaps: scope 'feed' exactly when symbol '*'."""
 
 BarOrigin = Literal["derived", "archived"]
 RecordShape = Literal["A", "B", "C", "D"]
@@ -102,19 +106,19 @@ class Scalp1mBar(TableModel):
 
 
 class ScalpGap(TableModel):
-    """A collection gap of one symbol, or of the whole feed (``scope`` 'feed', ``symbol`` None).
+    """A collection gap of one symbol, or of the whole feed (``scope`` 'feed', ``symbol`` '*').
 
-    As in the SQL, ``(scope = 'feed') = (symbol IS NULL)``: a feed gap names no symbol, and a
-    'symbol' or 'swing' gap must name one.
+    As in the SQL, ``(scope = 'feed') = (symbol = '*')``: a feed gap names :data:`FEED_SYMBOL`, and
+    a 'symbol' or 'swing' gap names a real symbol.
     """
 
     __table__ = "scalp_gaps"
-    __key__ = ("symbol", "gap_start_ts", "scope", "origin")  # UNIQUE NULLS NOT DISTINCT; no PK
+    __key__ = ("symbol", "gap_start_ts", "scope", "origin")
     __db_filled__ = frozenset({"gap_id", "computed_at"})
 
     gap_id: BigInt | None = None
     """Identity column: None lets the database number the row."""
-    symbol: Symbol | None = None
+    symbol: Symbol
     gap_start_ts: AwareDatetime
     gap_end_ts: AwareDatetime
     gap_seconds: Seconds
@@ -143,8 +147,8 @@ class ScalpGap(TableModel):
 
     @model_validator(mode="after")
     def _check_scope(self) -> ScalpGap:
-        if self.scope == "feed" and self.symbol is not None:
-            raise ValueError(f"scope 'feed' is a whole-feed gap: symbol must be None, not {self.symbol!r}")
-        if self.scope != "feed" and self.symbol is None:
-            raise ValueError(f"scope {self.scope!r} needs a symbol: symbol None is only for scope 'feed'")
+        if self.scope == "feed" and self.symbol != FEED_SYMBOL:
+            raise ValueError(f"scope 'feed' is a whole-feed gap: symbol must be {FEED_SYMBOL!r}, not {self.symbol!r}")
+        if self.scope != "feed" and self.symbol == FEED_SYMBOL:
+            raise ValueError(f"scope {self.scope!r} needs a real symbol: {FEED_SYMBOL!r} is only for scope 'feed'")
         return self

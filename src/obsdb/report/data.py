@@ -69,10 +69,11 @@ def gap_rows(gaps: list[dict[str, Any]], symbols: list[str], days: list[date]) -
     reasons: dict[str, int] = {}
     out = []
     for g in gaps[: queries.MAX_GAPS]:
-        if g["symbol"] is not None and g["symbol"] not in si:
+        feed = g["scope"] == "feed"  # symbol '*': drawn on the feed's row (-1)
+        if not feed and g["symbol"] not in si:
             continue
         code = reasons.setdefault(g["reason"], len(reasons))
-        out.append([di[g["day"]], -1 if g["symbol"] is None else si[g["symbol"]], SCOPES.index(g["scope"]),
+        out.append([di[g["day"]], -1 if feed else si[g["symbol"]], SCOPES.index(g["scope"]),
                     ORIGINS.index(g["origin"]), code, _ts(g["gap_start_ts"]), _ts(g["gap_end_ts"]),
                     _num(g["gap_seconds"])])
     return out, list(reasons)

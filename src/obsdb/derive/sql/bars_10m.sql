@@ -141,8 +141,8 @@ deleted AS (
     DELETE FROM swing_bars_10m b
     WHERE b.symbol = ANY(%(symbols)s::text[]) AND b.origin IN ('ticks', 'snapshots')
       AND b.bar_time >= %(lo)s::timestamptz AND b.bar_time < %(hi)s::timestamptz
-      AND NOT EXISTS (SELECT 1 FROM computed c
-                      WHERE c.symbol = b.symbol AND c.bar_time = b.bar_time AND c.origin = b.origin)
+      -- NOT IN: a hashed subplan whatever the CTE's row estimate (see bars_1m.sql)
+      AND (b.symbol, b.bar_time, b.origin) NOT IN (SELECT c.symbol, c.bar_time, c.origin FROM computed c)
     RETURNING b.symbol, b.bar_time
 ),
 changed AS (

@@ -2,8 +2,8 @@
 -- symbol (any quality_flag) lasting at least %(threshold)s seconds. No session (open NULL): no rows.
 -- Params: lo, hi = the KST day; open, close = its session; threshold; now = for computed_at.
 -- Then the day's derived gaps of this scope are made equal to "want", touching only what differs
--- (the key is UNIQUE NULLS NOT DISTINCT, so feed gaps, symbol NULL, match too); archived gaps are
--- never selected. Answers one row: (written, deleted, computed).
+-- (on the key (symbol, gap_start_ts, scope, origin); feed gaps have the symbol '*', migration 011);
+-- archived gaps are never selected. Answers one row: (written, deleted, computed).
 --
 -- Exact without sorting every tick: ticks are binned into buckets as wide as the threshold (a hash
 -- aggregate keeps only each bucket's first and last tick). Two consecutive ticks in one bucket are
@@ -30,7 +30,7 @@ edges AS (
     WINDOW w AS (ORDER BY first_ts, kind)
 ),
 want AS (
-    SELECT NULL::text AS symbol, gap_start_ts, gap_end_ts,
+    SELECT '*'::text AS symbol, gap_start_ts, gap_end_ts,
            round(extract(epoch FROM gap_end_ts - gap_start_ts), 3) AS gap_seconds,
            CASE WHEN start_kind = -1 AND end_kind = 1 THEN 'no_data'
                 WHEN start_kind = -1 THEN 'before_first_tick'
@@ -43,9 +43,9 @@ want AS (
 , gone AS (
     DELETE FROM scalp_gaps g
     WHERE g.origin = 'derived' AND g.scope = 'feed'
-      AND g.gap_start_ts >= %(lo)s::timestamptz AND g.gap_start_ts < %(hi)s::timestamptz
+      AND g.symbol = '*' AND g.gap_start_ts >= %(lo)s::timestamptz AND g.gap_start_ts < %(hi)s::timestamptz
       AND NOT EXISTS (SELECT 1 FROM want w
-                      WHERE w.symbol IS NOT DISTINCT FROM g.symbol AND w.gap_start_ts = g.gap_start_ts)
+                      WHERE w.symbol = g.symbol AND w.gap_start_ts = g.gap_start_ts)
     RETURNING 1
 ),
 put AS (

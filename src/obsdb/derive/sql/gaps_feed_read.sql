@@ -3,5 +3,5 @@
 SELECT coalesce(array_agg(gap_start_ts ORDER BY gap_start_ts), '{}'),
        coalesce(array_agg(gap_end_ts ORDER BY gap_start_ts), '{}')
 FROM scalp_gaps
-WHERE scope = 'feed' AND origin = 'derived' AND symbol IS NULL
+WHERE symbol = '*' AND scope = 'feed' AND origin = 'derived'
   AND gap_start_ts < %(hi)s::timestamptz AND gap_end_ts > %(lo)s::timestamptz

@@ -4,8 +4,8 @@
 -- 'missing_poll' gap spanning that sweep's first to last snapshot. No session (open NULL): no rows.
 -- Params: lo, hi = the KST day; open, close = its session; threshold; now = for computed_at.
 -- Then the day's derived gaps of this scope are made equal to "want", touching only what differs
--- (the key is UNIQUE NULLS NOT DISTINCT, so feed gaps, symbol NULL, match too); archived gaps are
--- never selected. Answers one row: (written, deleted, computed).
+-- (on the key (symbol, gap_start_ts, scope, origin); feed gaps have the symbol '*', migration 011);
+-- archived gaps are never selected. Answers one row: (written, deleted, computed).
 WITH session AS (
     SELECT %(open)s::timestamptz AS open, %(close)s::timestamptz AS close
     WHERE %(open)s::timestamptz IS NOT NULL
@@ -34,13 +34,14 @@ want AS (
            'missing_poll'::text AS reason
     FROM sweeps w CROSS JOIN symbols y
     WHERE NOT EXISTS (SELECT 1 FROM swept x WHERE x.sweep = w.sweep AND x.symbol = y.symbol)
+      AND y.symbol <> '*'  -- the feed's symbol in scalp_gaps: a snapshot 'symbol' '*' gets no gaps
 )
 , gone AS (
     DELETE FROM scalp_gaps g
     WHERE g.origin = 'derived' AND g.scope = 'swing'
       AND g.gap_start_ts >= %(lo)s::timestamptz AND g.gap_start_ts < %(hi)s::timestamptz
       AND NOT EXISTS (SELECT 1 FROM want w
-                      WHERE w.symbol IS NOT DISTINCT FROM g.symbol AND w.gap_start_ts = g.gap_start_ts)
+                      WHERE w.symbol = g.symbol AND w.gap_start_ts = g.gap_start_ts)
     RETURNING 1
 ),
 put AS (

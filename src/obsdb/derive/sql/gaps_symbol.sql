@@ -5,8 +5,8 @@
 -- hi = the KST day; open, close = its session; threshold; feed_lo, feed_hi (timestamptz[]) = the
 -- day's derived feed gaps, read once per day (cross-symbol, so never joined per symbol); now.
 -- Then the day's derived gaps of this scope are made equal to "want", touching only what differs
--- (the key is UNIQUE NULLS NOT DISTINCT, so feed gaps, symbol NULL, match too); archived gaps are
--- never selected. Answers one row: (written, deleted, computed).
+-- (on the key (symbol, gap_start_ts, scope, origin); feed gaps have the symbol '*', migration 011);
+-- archived gaps are never selected. Answers one row: (written, deleted, computed).
 WITH session AS (
     SELECT %(open)s::timestamptz AS open, %(close)s::timestamptz AS close
     WHERE %(open)s::timestamptz IS NOT NULL
@@ -34,6 +34,7 @@ want AS (
     FROM edges e
     WHERE e.gap_end_ts > e.gap_start_ts
       AND e.gap_end_ts - e.gap_start_ts > make_interval(secs => %(threshold)s)
+      AND e.symbol <> '*'  -- the feed's symbol in scalp_gaps: a tick 'symbol' '*' gets no gaps
 )
 , gone AS (
     DELETE FROM scalp_gaps g
@@ -41,7 +42,7 @@ want AS (
       AND g.gap_start_ts >= %(lo)s::timestamptz AND g.gap_start_ts < %(hi)s::timestamptz
       AND g.symbol = ANY(%(symbols)s::text[])
       AND NOT EXISTS (SELECT 1 FROM want w
-                      WHERE w.symbol IS NOT DISTINCT FROM g.symbol AND w.gap_start_ts = g.gap_start_ts)
+                      WHERE w.symbol = g.symbol AND w.gap_start_ts = g.gap_start_ts)
     RETURNING 1
 ),
 put AS (

@@ -13,7 +13,7 @@ SELECT s.day,
                                                   - greatest(g.gap_start_ts, s.open)))
                                       FILTER (WHERE g.origin = 'derived'), 0) / s.seconds)::numeric, 4) AS coverage
 FROM sess s
-LEFT JOIN scalp_gaps g ON g.scope = 'feed' AND g.symbol IS NULL
+LEFT JOIN scalp_gaps g ON g.symbol = '*' AND g.scope = 'feed'
                       AND g.gap_start_ts >= s.open AND g.gap_start_ts <= s.close
 GROUP BY s.day, s.seconds
 HAVING count(g.gap_start_ts) > 0

@@ -31,7 +31,7 @@ gaps AS (
            count(*) FILTER (WHERE g.scope = 'swing') AS missed_polls,
            count(*) FILTER (WHERE g.origin = 'archived') AS archived_gaps
     FROM sess s JOIN scalp_gaps g ON g.gap_start_ts >= s.open AND g.gap_start_ts <= s.close
-    WHERE g.symbol IS NOT NULL AND (%(symbols)s::text[] IS NULL OR g.symbol = ANY (%(symbols)s::text[]))
+    WHERE g.scope <> 'feed' AND (%(symbols)s::text[] IS NULL OR g.symbol = ANY (%(symbols)s::text[]))
     GROUP BY g.symbol, s.day
 ),
 cells AS (
