@@ -2,6 +2,7 @@
 
     make bench                      # 2,000,000 lines, then the live increment on a 1,000,000-tick morning
     .venv/bin/python -m bench.loader --lines 500000 --morning 200000
+    .venv/bin/python -m bench.loader --load-only    # 1. only: the loader against the raw COPY
 
 It writes production-shaped nested ticks (shape A: 40 symbols at about 2 Hz each, hourly files over
 ten trading days) under bench/out/ and prints:
@@ -140,6 +141,7 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument("--morning", type=int, default=1_000_000, help="ticks of the live-increment morning")
     parser.add_argument("--no-live", action="store_true", help="skip the live-increment measurement")
+    parser.add_argument("--load-only", action="store_true", help="only 1. (the load against the raw COPY)")
     parser.add_argument("--workers", type=int, default=None,
                         help="passed to obsdb migrate (default: obsdb's own, one per core up to 4)")
     args = parser.parse_args()
@@ -155,14 +157,10 @@ def main() -> None:
         load_cmd = [*migrate_cmd(out, args.workers), "--no-derive"]  # load only, like the COPY baseline
         wall, report = timed(load_cmd, env)
         loaded = report["rows_loaded"]
-        derive_s, _ = timed([sys.executable, "-m", "obsdb", "derive", "--json"], env)
+        if not args.load_only:
+            derive_s, _ = timed([sys.executable, "-m", "obsdb", "derive", "--json"], env)
         rows, copy_s = raw_copy_rate(url)
         assert rows == loaded == args.lines, (rows, loaded, args.lines)
-    with scratch_database(keep=args.keep) as url:  # what a user runs: migrate, derive included
-        env["DATABASE_URL"] = url
-        subprocess.run([sys.executable, "-m", "obsdb", "init"], env=env, check=True, capture_output=True)
-        e2e_s, e2e = timed(migrate_cmd(out, args.workers), env)
-        assert e2e["rows_loaded"] == args.lines
     copy_rate = rows / copy_s
     from obsdb.load.workers import default_workers
 
@@ -170,6 +168,13 @@ def main() -> None:
     print(f"raw COPY      : {rows:,} rows in {copy_s:.2f} s = {copy_rate:,.0f} rows/s (binary, same table shape)")
     print(f"1. load       : obsdb migrate --no-derive {loaded:,} rows in {wall:.2f} s = {loaded / wall:,.0f} rows/s; "
           f"ratio {loaded / wall / copy_rate:.2f}")
+    if args.load_only:
+        return
+    with scratch_database(keep=args.keep) as url:  # what a user runs: migrate, derive included
+        env["DATABASE_URL"] = url
+        subprocess.run([sys.executable, "-m", "obsdb", "init"], env=env, check=True, capture_output=True)
+        e2e_s, e2e = timed(migrate_cmd(out, args.workers), env)
+        assert e2e["rows_loaded"] == args.lines
     print(f"2. derive     : obsdb derive {derive_s:.2f} s = {derive_s / wall:.2f}x the load")
     print(f"3. end to end : obsdb migrate {e2e_s:.2f} s = {args.lines / e2e_s:,.0f} rows/s; "
           f"ratio {args.lines / e2e_s / copy_rate:.2f}")

@@ -114,6 +114,14 @@ def encode(rec: dict[str, Any]) -> bytes:
 @example(dict(BASE, execution_time="250000"))
 @example(dict(BASE, volume={"accumulated": INT64_MAX + 1, "trade_value": 1}))
 @example(dict(BASE, session_id="a\x00b"))
+@example(dict(BASE, timestamp="2026-01-30T10:00:00+08:00+09:00"))  # an offset before the offset
+@example(dict(BASE, timestamp="2026-01-30 10:00:00,250000+09:00"))
+@example(dict(BASE, timestamp="1999-12-31T23:59:59.999999+09:00", execution_time="235959"))
+@example(dict(BASE, timestamp="2026-01-30T10:00:00.5+09:00"))
+@example(dict(BASE, execution_time="\u0661\u0660\u0660\u0660\u0660\u0660"))  # Arabic-Indic digits
+@example(dict(BASE, execution_time="240000"))
+@example(dict(BASE, execution_time="096000"))
+@example(dict(BASE, timestamp="2026-02-01T18:00:00+09:00", execution_time="180000"))  # a Sunday
 def test_fast_path_accepts_exactly_what_the_model_accepts(rec: dict[str, Any]) -> None:
     line = encode(rec)
     fast = decode_batch([line], 7, 9)[0]

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from decimal import ROUND_FLOOR, Decimal
 
 import psycopg
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from obsdb import api
@@ -135,6 +135,9 @@ def portfolios(draw: st.DrawFn) -> Case:
 
 @settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
 @given(case=portfolios())
+# seed 7: the only overweight position is inside its band, so nothing is sold and cash caps the buy
+@example(case=Case(Decimal("0.10"), Decimal("0"), [1000, 31750, 55000], [0, 36, 0], 2200001,
+                   [Decimal("0.6654"), Decimal("0.2495"), Decimal("0.0000")]))
 def test_written_plan_executed_at_its_limits_lands_inside_the_band(db: str, case: Case) -> None:
     k = next(_counter)
     account, policy = f"acc{k}", f"pol{k}"
@@ -154,7 +157,9 @@ def test_written_plan_executed_at_its_limits_lands_inside_the_band(db: str, case
                 conn.execute("INSERT INTO portfolio_positions (symbol, account_id, snapshot_time, quantity)"
                              " VALUES (%s, %s, %s, %s)", (sym, account, at, qty))
     plan = api.portfolio_plan(account=account, at=at, write=True, settings=settings_for(db))
-    assert plan.not_done == []
+    # a buy may be capped by the cash (positions inside their band are not sold to fund it); it is
+    # reported, and the band still holds below. Nothing else may be left undone.
+    assert {d.reason for d in plan.not_done} <= {"cash"}, plan.not_done
     # execute every stored order in full at its limit price; prices do not move
     held = dict(zip(symbols, case.holdings, strict=True))
     cash = Decimal(case.cash)

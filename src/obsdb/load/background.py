@@ -1,31 +1,39 @@
-"""Running a producer a few items ahead of its consumer, in a thread."""
+"""Running a producer one item ahead of its consumer, in a thread."""
 
 from __future__ import annotations
 
-import contextlib
-import queue
 import threading
 from collections.abc import Iterator
+from queue import SimpleQueue
 from typing import Any, TypeVar
 
 T = TypeVar("T")
 
 
-def pipelined(produce: Iterator[T], depth: int = 2) -> Iterator[T]:
-    """Run ``produce`` in a thread, ``depth`` items ahead of the consumer; errors re-raise here.
+def pipelined(produce: Iterator[T], ahead: int = 1) -> Iterator[T]:
+    """Run ``produce`` in a thread, at most ``ahead`` items ahead of the one the consumer holds;
+    errors re-raise here.
 
     The loader parses batch n+1 while batch n is COPYed, so the client's work overlaps the server's.
+    The bound counts the item being produced too (a slot is taken before it is started and given back
+    when the consumer asks for the next one), so a loader holds at most two batches: the memory limit
+    of docs/performance.md depends on it.
     """
-    items: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
+    items: SimpleQueue[tuple[str, Any]] = SimpleQueue()
+    slots = threading.Semaphore(ahead + 1)
     stop = threading.Event()
 
     def run() -> None:
         try:
-            for item in produce:
+            while True:
+                slots.acquire()
                 if stop.is_set():
                     return
+                item = next(produce, items)  # ``items`` stands for the end: never an item itself
+                if item is items:
+                    items.put(("done", None))
+                    return
                 items.put(("item", item))
-            items.put(("done", None))
         except BaseException as exc:  # handed to the consumer, which re-raises it
             items.put(("error", exc))
 
@@ -39,8 +47,9 @@ def pipelined(produce: Iterator[T], depth: int = 2) -> Iterator[T]:
             if kind == "error":
                 raise value
             yield value
+            del value  # the consumer is done with it: its slot may go to the next item
+            slots.release()
     finally:
         stop.set()
-        while worker.is_alive():  # unblock a producer waiting on a full queue
-            with contextlib.suppress(queue.Empty):
-                items.get(timeout=0.05)
+        slots.release()  # a producer waiting for a slot sees ``stop`` and ends
+        worker.join()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from psycopg.types.json import Jsonb
@@ -85,11 +85,15 @@ def parse_batch(batch: Batch, file_id: int | None) -> Parsed:
     out = Parsed(batch)
     dense = out.groups.group("scalp_ticks", DENSE_COLUMNS)
     others: list[int] = []
-    for i, row in enumerate(decode_batch(batch.lines, file_id, batch.first_line)):
-        if row is None:
-            others.append(i)
-        else:
-            dense.add(row, i)
+    decoded = decode_batch(batch.lines, file_id, batch.first_line)
+    if None not in decoded:  # the usual batch: every line production, taken whole (no per-row add)
+        dense.rows, dense.index = cast(list[Row], decoded), list(range(len(decoded)))
+    else:
+        for i, row in enumerate(decoded):
+            if row is None:
+                others.append(i)
+            else:
+                dense.add(row, i)
     flagged = out.flagged
     for row in dense.rows:
         if row[_DENSE_FLAG] != "normal":
@@ -147,6 +151,9 @@ def _parse_general(out: Parsed, positions: list[int], file_id: int | None) -> No
         _validate_ticks(out, group)
     for table, items in models.items():
         _validate_models(out, table, items)
+    # Validation rejects come group by group, and which group comes first depends on which lines the
+    # fast path took: in line order, the rejects are the same either way.
+    out.rejects.sort(key=lambda r: r.line_no)
 
 
 def _validate_ticks(out: Parsed, group: RowGroup) -> None:

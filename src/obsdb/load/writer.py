@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from operator import itemgetter
 from typing import Any
 
 import psycopg
@@ -57,6 +58,14 @@ def _span(group: RowGroup) -> tuple[datetime, datetime] | None:
     at = group.columns.index(PARTITIONED[group.table])
     times = [r[at] for r in group.rows]
     return min(times), max(times)
+
+
+def _symbols(rows: Sequence[Row]) -> list[str]:
+    """The distinct symbols (first column) of ``rows``."""
+    return list(set(map(_FIRST, rows)))
+
+
+_FIRST = itemgetter(0)
 
 
 def _by_day(rows: Sequence[Row], at: int) -> dict[object, list[Row]]:
@@ -114,14 +123,16 @@ class Writer:
             for row in rows:
                 write(row)
 
-    def _ensure_partitions(self, times: Sequence[datetime], span: tuple[datetime, datetime] | None = None
+    def _ensure_partitions(self, rows: Sequence[Row], at: int, span: tuple[datetime, datetime] | None = None
                            ) -> tuple[datetime, datetime]:
-        lo, hi = span or (min(times), max(times))
+        """The partitions for the times in column ``at`` of ``rows``; ``span`` is their min and max when
+        known (the rows are then looked at again only when they are months apart)."""
+        lo, hi = span or (min(r[at] for r in rows), max(r[at] for r in rows))
         lo_k, hi_k = lo.astimezone(KST), hi.astimezone(KST)
         if (hi_k.year * 12 + hi_k.month) - (lo_k.year * 12 + lo_k.month) > 1:
             # Far apart (a stray time, say 1970 among 2026): only the months that hold rows, never every
             # month in between (thousands of partitions in one transaction: out of locks, or a hang).
-            for month, (a, b) in _spans(times, lambda k: (k.year, k.month)).items():
+            for month, (a, b) in _spans([r[at] for r in rows], lambda k: (k.year, k.month)).items():
                 if month not in self._months:
                     self.conn.execute(q.ENSURE_TICK_PARTITIONS, (a, b))
                     self._months.add(month)  # type: ignore[arg-type]
@@ -148,8 +159,7 @@ class Writer:
         self.conn.execute(sql.SQL(q.STAGE_CLEAR).format(stage=stage))
         return int(row[0]) if row else 0
 
-    def _insert_ticks(self, group: RowGroup, lo: datetime, hi: datetime) -> int:
-        symbols = list({r[0] for r in group.rows})
+    def _insert_ticks(self, group: RowGroup, lo: datetime, hi: datetime, symbols: list[str]) -> int:
         overlap = self.conn.execute(q.TICKS_OVERLAP, (symbols, lo, hi)).fetchone()
         if not (overlap and overlap[0]):
             try:
@@ -160,12 +170,12 @@ class Writer:
                 pass  # a duplicate inside the batch, or a concurrent loader: deduplicate instead
         return self._staged_insert("scalp_ticks", group.columns, group.rows)
 
-    def _insert(self, group: RowGroup, span: tuple[datetime, datetime] | None) -> int:
+    def _insert(self, group: RowGroup, span: tuple[datetime, datetime] | None, symbols: list[str]) -> int:
         if span is not None:
             at = group.columns.index(PARTITIONED[group.table])
-            self._ensure_partitions([r[at] for r in group.rows], span)
+            self._ensure_partitions(group.rows, at, span)
         if group.table == "scalp_ticks" and span is not None:
-            return self._insert_ticks(group, *span)
+            return self._insert_ticks(group, *span, symbols)
         return self._staged_insert(group.table, group.columns, group.rows)
 
     def _row_by_row(self, parsed: Parsed, group: RowGroup, out: Written) -> tuple[int, list[Row]]:
@@ -181,7 +191,7 @@ class Writer:
             try:
                 with self.conn.transaction():
                     if at >= 0:
-                        self._ensure_partitions([row[at]])
+                        self._ensure_partitions([row], at)
                     cur = self.conn.execute(query, row)
                     inserted += cur.rowcount
                 kept.append(row)
@@ -194,19 +204,18 @@ class Writer:
         return inserted, kept
 
     def _mark_dirty(self, table: str, columns: Sequence[str], rows: Sequence[Row],
-                    span: tuple[datetime, datetime] | None) -> None:
+                    span: tuple[datetime, datetime] | None, symbols: list[str]) -> None:
         """Tell derive which (symbol, KST date) changed, in the same transaction as the rows.
         Symbols x the batch's date range: a batch spans a day or two, so this is nearly exact. A batch
         that spans more (a stray time) is marked day by day, never every day in between."""
         at = columns.index(DIRTY_SOURCES[table])
         lo, hi = span or (min(r[at] for r in rows), max(r[at] for r in rows))
         if hi - lo <= timedelta(days=2):
-            self.conn.execute(q.MARK_DIRTY, {"table": table, "symbols": list({r[0] for r in rows}),
-                                             "lo": lo, "hi": hi})
+            self.conn.execute(q.MARK_DIRTY, {"table": table, "symbols": symbols, "lo": lo, "hi": hi})
             return
         for day_rows in _by_day(rows, at).values():
             times = [r[at] for r in day_rows]
-            self.conn.execute(q.MARK_DIRTY, {"table": table, "symbols": list({r[0] for r in day_rows}),
+            self.conn.execute(q.MARK_DIRTY, {"table": table, "symbols": _symbols(day_rows),
                                              "lo": min(times), "hi": max(times)})
 
     def _leave_out_retired(self, group: RowGroup) -> int:
@@ -242,17 +251,18 @@ class Writer:
                         continue
                 marked = group.rows
                 span = _span(group)
+                symbols = _symbols(marked) if group.table in DIRTY_SOURCES else []  # once: two queries use it
                 try:
                     with self.conn.transaction():
-                        inserted = self._insert(group, span)
+                        inserted = self._insert(group, span, symbols)
                 except _REFUSED:
                     self._months.clear()
                     inserted, marked = self._row_by_row(parsed, group, out)
-                    span = None
+                    span, symbols = None, _symbols(marked)
                 out.inserted[group.table] += inserted
                 out.duplicates += len(group.rows) - inserted
                 if inserted and group.table in DIRTY_SOURCES:
-                    self._mark_dirty(group.table, group.columns, marked, span)
+                    self._mark_dirty(group.table, group.columns, marked, span, symbols)
             rejects = parsed.rejects + out.late_rejects
             if rejects:
                 self._copy("obsdb_rejects", q.REJECT_COLUMNS, [
