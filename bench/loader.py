@@ -25,7 +25,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -112,8 +112,9 @@ def scratch_database(*, keep: bool = False, prefix: str = "obsdb_bench") -> Iter
             server.release()  # type: ignore[attr-defined]
 
 
-def raw_copy_rate(url: str) -> tuple[int, float]:
-    """Export scalp_ticks, then COPY it into an identical empty table; time only the COPY in."""
+def raw_copy_rate(url: str, before_copy: Callable[[str], None] | None = None) -> tuple[int, float]:
+    """Export scalp_ticks, then COPY it into an identical empty table; time only the COPY in.
+    ``before_copy(url)`` may lay the empty table out first (bench.engines distributes it on Citus)."""
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("CREATE TABLE bench_raw (LIKE scalp_ticks INCLUDING ALL) PARTITION BY RANGE (event_time)")
         parts = conn.execute(
@@ -127,6 +128,8 @@ def raw_copy_rate(url: str) -> tuple[int, float]:
             for chunk in copy:
                 data += chunk
         rows = conn.execute("SELECT count(*) FROM scalp_ticks").fetchone()[0]  # type: ignore[index]
+        if before_copy is not None:
+            before_copy(url)
         view = memoryview(data)
         started = time.perf_counter()
         with conn.cursor().copy("COPY bench_raw FROM STDIN (FORMAT BINARY)") as copy:

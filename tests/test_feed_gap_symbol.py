@@ -57,7 +57,8 @@ def at_010(empty_db: str) -> Iterator[str]:
 
 def test_upgrade_gives_feed_gaps_the_symbol_star_and_keeps_everything_else(at_010: str) -> None:
     before = query(at_010, ROWS)
-    assert [m.version for m in api.init(settings=settings_for(at_010)).applied] == [11]
+    applied = [m.version for m in api.init(settings=settings_for(at_010)).applied]
+    assert applied[0] == 11  # then the later ones (012, ...)
     after = query(at_010, ROWS)
     assert after == [(r[0], FEED_SYMBOL if r[5] == "feed" else r[1], *r[2:]) for r in before]
     assert [r[1] for r in after] == ["*", "*", "005930", "005930", "000660"]

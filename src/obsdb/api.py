@@ -18,8 +18,8 @@ from typing import Any
 import psycopg
 
 from obsdb.config import Settings, load_settings
+from obsdb.db import citus, queries, schema
 from obsdb.db import connect as dbc
-from obsdb.db import queries, schema
 from obsdb.derive.bars import BarDiff
 from obsdb.derive.bars import reconcile as bar_reconcile
 from obsdb.derive.common import DeriveSettings
@@ -51,6 +51,10 @@ def connection(
         with conn:
             yield target, conn
     except psycopg.OperationalError as exc:
+        # connection lost (08) or server shut down (57P..): unavailable; anything else the server
+        # answered (a deadlock, a cancelled statement) is reported as it is
+        if exc.sqlstate and not exc.sqlstate.startswith(("08", "57P")):
+            raise
         raise dbc.unavailable(target, exc) from None
 
 
@@ -61,10 +65,14 @@ class InitResult:
     database: str
     plan: schema.Plan
     applied: tuple[schema.AppliedMigration, ...]
+    #: the Citus layout step (None on plain PostgreSQL)
+    layout: citus.Layout | None = None
 
 
-def init(*, plan_only: bool = False, settings: Settings | None = None) -> InitResult:
-    """Apply pending migrations (or, with ``plan_only``, only report them and change nothing)."""
+def init(*, plan_only: bool = False, distributed: bool = False, settings: Settings | None = None) -> InitResult:
+    """Apply pending migrations (or, with ``plan_only``, only report them and change nothing), then
+    lay the tables out for Citus when the database has the citus extension (``distributed``: create
+    it, and convert tables that already hold rows)."""
     settings = settings or load_settings()
     if plan_only:
         target = dbc.resolve(settings)
@@ -73,10 +81,14 @@ def init(*, plan_only: bool = False, settings: Settings | None = None) -> InitRe
         except MissingDatabase:  # nothing there yet: everything is pending, and we create nothing
             return InitResult(target.display, schema.Plan((), schema.available()), ())
         with conn:
-            return InitResult(target.display, schema.plan(conn), ())
+            layout = citus.init_layout(conn, distributed=distributed, plan_only=True)
+            return InitResult(target.display, schema.plan(conn), (), layout)
     with connection(settings, autocommit=True) as (target, conn):
+        if distributed:
+            citus.ensure_extension(conn)
         applied = schema.upgrade(conn)
-        return InitResult(target.display, schema.plan(conn), applied)
+        layout = citus.init_layout(conn, distributed=distributed, plan_only=False)
+        return InitResult(target.display, schema.plan(conn), applied, layout)
 
 
 def status(*, exact: bool = False, settings: Settings | None = None) -> StatusReport:

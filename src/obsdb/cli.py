@@ -9,16 +9,18 @@ import subprocess
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
+import psycopg
 import typer
 from rich.markup import escape
 
 from obsdb import __version__, api, ui
 from obsdb.config import load_settings
+from obsdb.db import citus
 from obsdb.db import connect as dbc
 from obsdb.derive.common import DeriveSettings
-from obsdb.errors import ObsdbError
+from obsdb.errors import ObsdbError, engine_refused, statement_failed
 from obsdb.load.report import RunReport
 from obsdb.load.workers import default_workers
 from obsdb.portfolio.cli import app as portfolio_app
@@ -42,11 +44,15 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object ins
 @app.command()
 def init(
     plan: Annotated[bool, typer.Option("--plan", help="Print the pending SQL and change nothing.")] = False,
+    distributed: Annotated[bool, typer.Option(
+        "--distributed", help="Citus: create the citus extension if needed and distribute the tables, "
+                              "converting tables that already hold rows.")] = False,
     json: JsonOpt = False,
 ) -> None:
     """Create or upgrade the schema. Safe to re-run: applied migrations are skipped."""
-    result = api.init(plan_only=plan)
+    result = api.init(plan_only=plan, distributed=distributed)
     pending = result.plan.pending if plan else ()
+    layout = result.layout
     if json:
         ui.print_json({
             "database": result.database,
@@ -54,6 +60,7 @@ def init(
             "applied": [{"version": a.version, "name": a.name, "duration_ms": a.duration_ms} for a in result.applied],
             "pending": [{"version": p.version, "name": p.name, "file": p.filename, "sql": p.sql} for p in pending],
             "planned_only": plan,
+            **({"layout": layout.to_dict()} if layout is not None else {}),
         })
         return
     if plan:
@@ -63,6 +70,7 @@ def init(
             sys.stdout.write(f"-- ===== {m.filename} (checksum {m.checksum[:12]}) =====\n{m.sql}\n")
         if pending:
             ui.err.print(f"{len(pending)} migration(s) pending; nothing was changed (--plan).")
+        _print_layout(layout, planned=True)
         return
     for done in result.applied:
         ui.out.print(f"applied {done.version:03d}_{done.name} in {done.duration_ms} ms")
@@ -70,6 +78,30 @@ def init(
         ui.out.print(f"Schema is at version {result.plan.current_version} on {escape(result.database)}.")
     else:
         ui.out.print(f"Schema already at version {result.plan.current_version}; nothing to do.")
+    _print_layout(layout, planned=False)
+
+
+def _print_layout(layout: citus.Layout | None, *, planned: bool) -> None:
+    """The Citus layout step, in sentences (nothing on plain PostgreSQL)."""
+    if layout is None:
+        return
+    pending = any(p.pending for p in layout.placements)
+    head = f"Citus {layout.citus_version}: "
+    if not pending:
+        kinds = [p.wanted for p in layout.placements]
+        ui.err.print(head + f"tables already laid out ({kinds.count('distributed')} distributed by symbol, "
+                     f"{kinds.count('reference')} reference, {kinds.count('local')} local).")
+        return
+    if layout.applied:
+        ui.out.print(head + "; ".join(layout.describe()) + ".")
+        return
+    ui.err.print(head + "; ".join(layout.describe()) + ".")
+    if layout.holding_rows and not planned:
+        ui.err.print("[yellow]Not converted: " + ", ".join(layout.holding_rows) + " already hold rows. "
+                     "Run `obsdb init --distributed` to convert them (create_distributed_table copies "
+                     "the rows to the shards).[/yellow]")
+    elif planned:
+        ui.err.print("Nothing was changed (--plan).")
 
 
 @app.command()
@@ -85,6 +117,10 @@ def status(
     ui.out.print(ui.status_table(report))
     version = report.schema_version if report.schema_version is not None else "none (run `obsdb init`)"
     ui.out.print(f"PostgreSQL {report.server_version}, schema version {version}")
+    if report.citus is not None:
+        nodes = ", ".join(f"{n['role']} {n['host']}:{n['port']}" + ("" if n["active"] else " (inactive)")
+                          for n in report.citus.nodes)
+        ui.out.print(f"Citus {report.citus.version}: {nodes or 'no nodes registered (citus_add_node)'}")
     if report.pending_migrations:
         ui.out.print(f"[yellow]pending migrations: {', '.join(report.pending_migrations)}[/yellow]")
     if report.sources is not None:
@@ -301,6 +337,11 @@ def version() -> None:
     ui.out.print(__version__)
 
 
+def _fail(exc: ObsdbError) -> NoReturn:
+    ui.err.print(f"[bold red]error:[/bold red] {escape(str(exc))}")
+    sys.exit(exc.exit_code)
+
+
 def main() -> None:
     """Entry point: expected failures print one clear message and no traceback."""
     # A connection lost inside COPY makes psycopg log "error ignored terminating <Copy>" on its way
@@ -309,8 +350,12 @@ def main() -> None:
     try:
         app()  # standalone: Typer prints usage errors and turns typer.Exit into the exit code
     except ObsdbError as exc:
-        ui.err.print(f"[bold red]error:[/bold red] {escape(str(exc))}")
-        sys.exit(exc.exit_code)
+        _fail(exc)
+    except psycopg.Error as exc:  # a statement the engine refuses (Citus): explained, no traceback
+        refused = engine_refused(exc) or statement_failed(exc)
+        if refused is None:
+            raise
+        _fail(refused)
     except KeyboardInterrupt:
         ui.err.print("interrupted")
         sys.exit(130)

@@ -46,15 +46,19 @@ def when(value: datetime | date | None) -> str:
 
 def status_table(report: Any) -> Table:
     table = Table(title=f"obsdb status: {escape(report.database)}", title_justify="left")
-    for col, justify in (("group", "left"), ("table", "left"), ("rows", "right"),
-                         ("first (KST)", "left"), ("last (KST)", "left"), ("last load (KST)", "left")):
+    on_citus = getattr(report, "citus", None) is not None  # kind and shards: Citus only
+    columns = [("group", "left"), ("table", "left"), ("rows", "right"), ("first (KST)", "left"),
+               ("last (KST)", "left"), ("last load (KST)", "left")]
+    columns += [("kind", "left"), ("shards", "right")] if on_citus else []
+    for col, justify in columns:
         table.add_column(col, justify=justify)  # type: ignore[arg-type]
     for t in report.tables:
+        citus_cells = [t.kind or "", "" if t.shards is None else str(t.shards)] if on_citus else []
         if not t.exists:
-            table.add_row(t.group, t.name, "[red]missing[/red]", "", "", "")
+            table.add_row(t.group, t.name, "[red]missing[/red]", "", "", "", *citus_cells)
             continue
         rows = f"~{t.rows:,}" if t.rows_estimated else f"{t.rows:,}"
-        table.add_row(t.group, t.name, rows, when(t.first), when(t.last), when(t.last_load))
+        table.add_row(t.group, t.name, rows, when(t.first), when(t.last), when(t.last_load), *citus_cells)
     return table
 
 

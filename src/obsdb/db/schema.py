@@ -19,6 +19,7 @@ import psycopg
 
 from obsdb import __version__
 from obsdb.db import queries as q
+from obsdb.db.splitsql import split_statements
 from obsdb.errors import MigrationError
 
 _FILE_RE = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
@@ -112,6 +113,13 @@ def plan(conn: psycopg.Connection[Any]) -> Plan:
     return Plan(applied, _check(applied, available()))
 
 
+def _run_file(conn: psycopg.Connection[Any], migration: Migration) -> None:
+    """One statement at a time (inside the caller's transaction): Citus forwards some DDL to the
+    workers with the statement's text, and a worker refuses a multi-statement string."""
+    for statement in split_statements(migration.sql):
+        conn.execute(statement.encode("utf-8"))
+
+
 def upgrade(conn: psycopg.Connection[Any]) -> tuple[AppliedMigration, ...]:
     """Apply pending migrations, each in its own transaction, under an advisory lock.
 
@@ -128,7 +136,7 @@ def upgrade(conn: psycopg.Connection[Any]) -> tuple[AppliedMigration, ...]:
             started = time.perf_counter()
             try:
                 with conn.transaction():
-                    conn.execute(migration.sql)
+                    _run_file(conn, migration)
                     duration_ms = round((time.perf_counter() - started) * 1000)
                     row = conn.execute(
                         q.HISTORY_INSERT,

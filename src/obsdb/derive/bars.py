@@ -18,7 +18,16 @@ from typing import Any
 
 import psycopg
 
-from obsdb.derive.common import Changes, Day, load_sql, per_symbol, sorted_list, transaction_time
+from obsdb.derive.common import (
+    Changes,
+    Day,
+    is_citus,
+    load_sql,
+    per_symbol,
+    sorted_list,
+    split_per_symbol,
+    transaction_time,
+)
 from obsdb.derive.gaps import FeedGaps, read_feed_gaps
 
 
@@ -50,7 +59,10 @@ def _build(conn: psycopg.Connection[Any], name: str, symbols: Iterable[str], day
     feed = (feed if feed is not None else read_feed_gaps(conn, day)).merged()
     params = day.params(symbols=sorted_list(symbols), feed_lo=feed.starts, feed_hi=feed.ends,
                         now=transaction_time(conn))
-    changes, first = per_symbol(conn, load_sql(name), params)
+    if is_citus(conn):  # Citus refuses the one-statement form (see sql/<name>_citus.sql)
+        changes, first = split_per_symbol(conn, name, params)
+    else:
+        changes, first = per_symbol(conn, load_sql(name), params)
     return Built(changes, first)
 
 

@@ -8,6 +8,7 @@ from datetime import date, datetime, time, timedelta
 from functools import cache
 from importlib import resources
 from typing import Any, LiteralString
+from weakref import WeakKeyDictionary
 
 import psycopg
 
@@ -103,6 +104,40 @@ def per_symbol(conn: psycopg.Connection[Any], query: Any,
         total += Changes.of(written, deleted, computed)
         if first_changed is not None:
             first[symbol] = first_changed
+    return total, first
+
+
+#: per connection: does its database have the citus extension (asked once per connection)
+_CITUS: WeakKeyDictionary[psycopg.Connection[Any], bool] = WeakKeyDictionary()
+
+
+def is_citus(conn: psycopg.Connection[Any]) -> bool:
+    """Whether ``conn``'s database is a Citus one: then the steps whose plain-PostgreSQL statement
+    Citus refuses run their ``*_citus.sql`` form (same rows; docs/derive.md, "On Citus")."""
+    known = _CITUS.get(conn)
+    if known is None:
+        known = conn.execute(load_sql("run_is_citus")).fetchone() is not None
+        _CITUS[conn] = known
+    return known
+
+
+def split_per_symbol(conn: psycopg.Connection[Any], name: str,
+                     params: dict[str, Any]) -> tuple[Changes, dict[str, datetime]]:
+    """:func:`per_symbol` for a step run as three statements (the Citus forms): ``<name>_citus``
+    writes and answers ``(symbol, written, first)``, ``<name>_delete_citus`` deletes and answers
+    ``(symbol, deleted, first)``, ``<name>_count_citus`` then answers ``(symbol, computed)``."""
+    written = {s: (int(n), t) for s, n, t in conn.execute(load_sql(f"{name}_citus"), params).fetchall()}
+    deleted = {s: (int(n), t) for s, n, t in conn.execute(load_sql(f"{name}_delete_citus"), params).fetchall()}
+    computed = {s: int(n) for s, n in conn.execute(load_sql(f"{name}_count_citus"), params).fetchall()}
+    total = Changes()
+    first: dict[str, datetime] = {}
+    for symbol in written.keys() | deleted.keys() | computed.keys():
+        w, wt = written.get(symbol, (0, None))
+        d, dt = deleted.get(symbol, (0, None))
+        total += Changes.of(w, d, computed.get(symbol, 0))
+        times = [x for x in (wt, dt) if x is not None]
+        if times:
+            first[symbol] = min(times)
     return total, first
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import psycopg
 
-from obsdb.derive.common import Changes, load_sql, session_bounds
+from obsdb.derive.common import Changes, is_citus, load_sql, session_bounds
 from obsdb.krx import KST
 
 
@@ -27,9 +27,13 @@ def fill_outcomes(conn: psycopg.Connection[Any], day: date, symbols: set[str]) -
     lo = datetime.combine(day, time(0), KST)
     bounds = session_bounds(day)
     now = conn.execute("SELECT now()").fetchone()
-    row = conn.execute(load_sql("outcomes_fill"), {
-        "lo": lo, "hi": lo + timedelta(days=1), "symbols": sorted(symbols),
-        "close": bounds[1] if bounds else None, "now": now[0] if now else None,
-    }).fetchone()
-    written, computed = (int(row[0]), int(row[1])) if row else (0, 0)
+    params = {"lo": lo, "hi": lo + timedelta(days=1), "symbols": sorted(symbols),
+              "close": bounds[1] if bounds else None, "now": now[0] if now else None}
+    if is_citus(conn):  # count first, then write (see sql/outcomes_fill_citus.sql)
+        count = conn.execute(load_sql("outcomes_count_citus"), params).fetchone()
+        row = conn.execute(load_sql("outcomes_fill_citus"), params).fetchone()
+        written, computed = (int(row[0]) if row else 0), (int(count[0]) if count else 0)
+    else:
+        row = conn.execute(load_sql("outcomes_fill"), params).fetchone()
+        written, computed = (int(row[0]), int(row[1])) if row else (0, 0)
     return Changes(written=written, unchanged=computed - written)

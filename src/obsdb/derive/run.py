@@ -26,7 +26,7 @@ from typing import Any
 import psycopg
 
 from obsdb.derive import bars, gaps, stats
-from obsdb.derive.common import Changes, Day, DeriveSettings, load_sql
+from obsdb.derive.common import Changes, Day, DeriveSettings, is_citus, load_sql
 from obsdb.derive.outcomes import fill_outcomes
 from obsdb.load.run import finish_run, start_run
 
@@ -177,6 +177,8 @@ def derive(conn: psycopg.Connection[Any], *, start: date | None = None, end: dat
     else:
         jobs = [(r[0], None) for r in conn.execute(load_sql("run_marked_days")).fetchall()]
     n = min(workers or os.cpu_count() or 1, len(jobs))
+    if is_citus(conn):  # days on Citus one at a time: parallel multi-shard writes of two days lock
+        n = 1           # the same shards in different orders (a distributed deadlock)
     if conninfo is not None and n > 1:
         report = _in_parallel(conninfo, jobs, settings, n)
     else:

@@ -17,7 +17,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from obsdb.derive.common import Changes, Day, load_sql, transaction_time
+from obsdb.derive.common import Changes, Day, is_citus, load_sql, transaction_time
 
 #: KRX: trading days per year, and minutes of the regular session (09:00-15:30 KST, 6.5 h)
 TRADING_DAYS_PER_YEAR = 252
@@ -66,14 +66,29 @@ def rolling_stats_of(conn: psycopg.Connection[Any], since: dict[str, datetime | 
     if not since:
         return Changes()
     symbols = sorted(since)
-    query = sql.SQL(load_sql("stats_rolling")).format(bars=sql.Identifier(source.table))
     slots = dict(zip(_SLOTS, (*source.windows, *(None,) * len(_SLOTS)), strict=False))
-    row = conn.execute(query, day.params(
+    params = day.params(
         symbols=symbols, froms=[since[s] for s in symbols], origins=list(source.origins),
         source_table=source.table, bar_minutes=source.bar_minutes, bars_per_year=source.bars_per_year,
-        now=transaction_time(conn), **slots)).fetchone()
+        now=transaction_time(conn), **slots)
+    if is_citus(conn):  # write, delete, count: three statements (see sql/stats_rolling_citus.sql)
+        written, deleted, computed = (_one(conn, name, source, params) for name in (
+            "stats_rolling_citus", "stats_rolling_delete_citus", "stats_rolling_count_citus"))
+        return Changes.of(written, deleted, computed)
+    row = conn.execute(_query("stats_rolling", source), params).fetchone()
     assert row is not None  # an aggregate-only SELECT always answers one row
     return Changes.of(*row)
+
+
+def _query(name: str, source: BarSource) -> sql.Composed:
+    return sql.SQL(load_sql(name)).format(bars=sql.Identifier(source.table))
+
+
+def _one(conn: psycopg.Connection[Any], name: str, source: BarSource, params: dict[str, Any]) -> int:
+    """The single count a Citus statistics statement answers."""
+    row = conn.execute(_query(name, source), params).fetchone()
+    assert row is not None  # count(*) always answers one row
+    return int(row[0])
 
 
 def rolling_stats(conn: psycopg.Connection[Any], symbol: str, day: date, source_table: str) -> Changes:

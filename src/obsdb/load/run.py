@@ -13,8 +13,8 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from obsdb import __version__
+from obsdb.db import citus, schema
 from obsdb.db import queries as q
-from obsdb.db import schema
 from obsdb.load.files import Found, discover
 from obsdb.load.pipeline import FileLoader, Progress
 from obsdb.load.report import RunReport
@@ -35,10 +35,13 @@ def finish_run(conn: psycopg.Connection[Any], run_id: int, status: str, totals: 
 
 
 def ensure_schema(conn: psycopg.Connection[Any]) -> tuple[schema.AppliedMigration, ...]:
-    """Apply pending migrations (they never destroy anything), so migrate works on a fresh database."""
+    """Apply pending migrations (they never destroy anything), so migrate works on a fresh database;
+    on a Citus coordinator the new (empty) tables are laid out as ``obsdb init`` would."""
     if not schema.plan(conn).pending:
         return ()
-    return schema.upgrade(conn)
+    applied = schema.upgrade(conn)
+    citus.init_layout(conn, distributed=False, plan_only=False)
+    return applied
 
 
 def load_paths(conn: psycopg.Connection[Any] | None, paths: Sequence[Path], *, dry_run: bool = False,
