@@ -125,3 +125,15 @@ def test_live_increments_rewrite_only_what_changed_and_match_a_rebuild(db: str, 
     for step in ("bars_1m", "bars_10m", "gaps", "stats"):  # the increments left exactly what a rebuild makes
         changes = getattr(rebuilt, step)
         assert (step, changes.written, changes.deleted) == (step, 0, 0)
+
+
+def test_derive_summarises_the_ticks_brin_ranges_the_load_added(db: str, tmp_path: Path) -> None:
+    # An unsummarised BRIN range is read whole by every day's tick query (autovacuum may be off).
+    # 15,000 ticks fill several whole 128-page ranges (the last, partial one is never summarised).
+    write_lines(tmp_path / "a.jsonl", *(tick(s, symbol=f"{100_000 + k:06d}") for k in range(250) for s in range(60)))
+    api.migrate([tmp_path / "a.jsonl"], settings=settings_for(db), derive_after=False)
+    api.derive(settings=settings_for(db))
+    left = query(db, "SELECT c.relname::text, brin_summarize_new_values(c.oid) FROM pg_index i "
+                     "JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam AND a.amname = 'brin' "
+                     "JOIN pg_class t ON t.oid = i.indrelid AND t.relkind = 'r' WHERE t.relname LIKE 'scalp_ticks%%'")
+    assert left and all(n == 0 for _, n in left), left

@@ -161,6 +161,21 @@ def _in_parallel(conninfo: str, jobs: list[tuple[date, Work | None]], settings: 
     return total
 
 
+def _summarize_brin(conn: psycopg.Connection[Any]) -> None:
+    """Summarise the block ranges the loads added to the ticks' BRIN indexes. Autovacuum does it
+    when it runs; where it is off (or behind), an unsummarised range is read whole by every query,
+    so each day's tick reads grew with the partition (bench-scale: derive 13 s -> 23 s per day over
+    20 days). Only new ranges are read. A role that does not own the index skips it: it is speed,
+    not correctness. Citus keeps the rows on the workers, whose autovacuum is theirs."""
+    if is_citus(conn):
+        return
+    for (index,) in conn.execute(load_sql("run_brin_indexes")).fetchall():
+        try:
+            conn.execute("SELECT brin_summarize_new_values(%s::regclass)", (index,))
+        except psycopg.errors.InsufficientPrivilege:
+            conn.rollback()
+
+
 def derive(conn: psycopg.Connection[Any], *, start: date | None = None, end: date | None = None,
            symbol: str | None = None, settings: DeriveSettings | None = None, conninfo: str | None = None,
            workers: int | None = None) -> DeriveReport:
@@ -171,6 +186,7 @@ def derive(conn: psycopg.Connection[Any], *, start: date | None = None, end: dat
     """
     settings = settings or DeriveSettings()
     started = time.perf_counter()
+    _summarize_brin(conn)
     if start is not None or end is not None or symbol is not None:
         planned = _work_in_range(conn, start or date(2000, 1, 1), end or date(2999, 12, 31), symbol)
         jobs: list[tuple[date, Work | None]] = [(day, planned[day]) for day in sorted(planned)]

@@ -1,0 +1,8 @@
+-- The BRIN indexes of obsdb's tables (the time index of every scalp_ticks partition): derive reads a
+-- day of ticks through them, and a block range not yet summarised is read whole by every query.
+SELECT c.oid::regclass
+FROM pg_index i
+JOIN pg_class c ON c.oid = i.indexrelid
+JOIN pg_am a ON a.oid = c.relam AND a.amname = 'brin'
+JOIN pg_class t ON t.oid = i.indrelid AND t.relkind = 'r'
+WHERE t.relnamespace = current_schema()::regnamespace
