@@ -120,6 +120,7 @@ def _derive_day(conn: psycopg.Connection[Any], day: date, work: Work, settings: 
 def _one_day(conn: psycopg.Connection[Any], day: date, planned: Work | None, settings: DeriveSettings) -> DeriveReport:
     """One day, ONE transaction: its marks are taken in it, so they go only with the new rows."""
     with conn.transaction():
+        conn.execute(load_sql("run_day_begin"), {"day": day})
         work = _work_from_marks(conn, day)
         for source, symbols in (planned or {}).items():  # a rebuild takes the day's pending marks too
             work[source] |= symbols

@@ -14,7 +14,7 @@
 -- sums at its first bar (first_value). No join: a fresh day's partition has no statistics yet, and a
 -- misestimated self-join of the bars is a nested loop. Returns r and their powers are numeric, so no sum cancels; only the final
 -- ratios are double precision. min/max have no such form and are frame aggregates.
--- Upserts changed rows only, deletes rows whose bar is gone; answers one row:
+-- Inserts new rows, updates changed ones only, deletes rows whose bar is gone; answers one row:
 -- (written, deleted, computed).
 WITH scope AS (
     SELECT x.symbol, x.since
@@ -146,31 +146,49 @@ stats AS (  -- avg and stddev_samp as PostgreSQL computes them (numeric division
            CASE WHEN sv > 0 THEN round(pv3 / (3 * sv), 4) END AS vwap
     FROM moments m
 ),
-upserted AS (
-    INSERT INTO analysis_rolling_stats AS t (
+existing AS (  -- the keys the scope has now (none on a fresh day)
+    SELECT t.symbol, t.window_minutes, t.bar_time
+    FROM analysis_rolling_stats t JOIN scope x ON x.symbol = t.symbol
+    WHERE t.source_table = %(source_table)s
+      AND t.bar_time >= %(lo)s::timestamptz AND t.bar_time < %(hi)s::timestamptz
+      AND (x.since IS NULL OR t.bar_time >= x.since)
+),
+-- New keys are a plain INSERT and changed rows an UPDATE, not one INSERT .. ON CONFLICT: its
+-- speculative insertion costs half as much again per row, and a fresh day is all new rows. No one
+-- else writes these keys meanwhile: derive holds the day's lock (derive/run.py).
+-- NOT IN / IN: hashed subplans whatever the CTE's row estimate (see deleted below).
+inserted AS (
+    INSERT INTO analysis_rolling_stats (
         symbol, source_table, window_minutes, bar_time, bar_count, coverage, price_mean, price_stddev,
         price_min, price_max, logret_mean, logret_stddev, logret_skew, logret_kurtosis, atr,
         annualized_vol, hl_range, volume_mean, volume_stddev, vwap, computed_at)
-    SELECT symbol, %(source_table)s, window_minutes, bar_time, bar_count, coverage, price_mean,
-           price_stddev, price_min, price_max, logret_mean, logret_stddev, logret_skew, logret_kurtosis, atr,
+    SELECT symbol, %(source_table)s, window_minutes, bar_time, bar_count, coverage, price_mean, price_stddev,
+           price_min, price_max, logret_mean, logret_stddev, logret_skew, logret_kurtosis, atr,
            annualized_vol, hl_range, volume_mean, volume_stddev, vwap, %(now)s::timestamptz
-    FROM stats
-    ON CONFLICT (symbol, source_table, window_minutes, bar_time) DO UPDATE SET
-        bar_count = EXCLUDED.bar_count, coverage = EXCLUDED.coverage, price_mean = EXCLUDED.price_mean,
-        price_stddev = EXCLUDED.price_stddev, price_min = EXCLUDED.price_min, price_max = EXCLUDED.price_max,
-        logret_mean = EXCLUDED.logret_mean, logret_stddev = EXCLUDED.logret_stddev,
-        logret_skew = EXCLUDED.logret_skew, logret_kurtosis = EXCLUDED.logret_kurtosis, atr = EXCLUDED.atr,
-        annualized_vol = EXCLUDED.annualized_vol, hl_range = EXCLUDED.hl_range,
-        volume_mean = EXCLUDED.volume_mean, volume_stddev = EXCLUDED.volume_stddev, vwap = EXCLUDED.vwap,
-        computed_at = EXCLUDED.computed_at
-    WHERE (t.bar_count, t.coverage, t.price_mean, t.price_stddev, t.price_min, t.price_max, t.logret_mean,
-           t.logret_stddev, t.logret_skew, t.logret_kurtosis, t.atr, t.annualized_vol, t.hl_range,
-           t.volume_mean, t.volume_stddev, t.vwap)
+    FROM stats s
+    WHERE (s.symbol, s.window_minutes, s.bar_time) NOT IN (SELECT e.symbol, e.window_minutes, e.bar_time FROM existing e)
+    RETURNING 1
+),
+updated AS (
+    UPDATE analysis_rolling_stats t SET
+        bar_count = s.bar_count, coverage = s.coverage, price_mean = s.price_mean,
+        price_stddev = s.price_stddev, price_min = s.price_min, price_max = s.price_max,
+        logret_mean = s.logret_mean, logret_stddev = s.logret_stddev, logret_skew = s.logret_skew,
+        logret_kurtosis = s.logret_kurtosis, atr = s.atr, annualized_vol = s.annualized_vol,
+        hl_range = s.hl_range, volume_mean = s.volume_mean, volume_stddev = s.volume_stddev,
+        vwap = s.vwap, computed_at = %(now)s::timestamptz
+    FROM stats s
+    WHERE (s.symbol, s.window_minutes, s.bar_time) IN (SELECT e.symbol, e.window_minutes, e.bar_time FROM existing e)
+      AND t.symbol = s.symbol AND t.source_table = %(source_table)s AND t.window_minutes = s.window_minutes
+      AND t.bar_time = s.bar_time
+      AND t.bar_time >= %(lo)s::timestamptz AND t.bar_time < %(hi)s::timestamptz
+      AND (t.bar_count, t.coverage, t.price_mean, t.price_stddev, t.price_min, t.price_max,
+           t.logret_mean, t.logret_stddev, t.logret_skew, t.logret_kurtosis, t.atr, t.annualized_vol,
+           t.hl_range, t.volume_mean, t.volume_stddev, t.vwap)
           IS DISTINCT FROM
-          (EXCLUDED.bar_count, EXCLUDED.coverage, EXCLUDED.price_mean, EXCLUDED.price_stddev,
-           EXCLUDED.price_min, EXCLUDED.price_max, EXCLUDED.logret_mean, EXCLUDED.logret_stddev,
-           EXCLUDED.logret_skew, EXCLUDED.logret_kurtosis, EXCLUDED.atr, EXCLUDED.annualized_vol,
-           EXCLUDED.hl_range, EXCLUDED.volume_mean, EXCLUDED.volume_stddev, EXCLUDED.vwap)
+          (s.bar_count, s.coverage, s.price_mean, s.price_stddev, s.price_min, s.price_max,
+           s.logret_mean, s.logret_stddev, s.logret_skew, s.logret_kurtosis, s.atr, s.annualized_vol,
+           s.hl_range, s.volume_mean, s.volume_stddev, s.vwap)
     RETURNING 1
 ),
 deleted AS (  -- rows of the scope whose bar is gone, or whose window length the source does not compute
@@ -185,4 +203,5 @@ deleted AS (  -- rows of the scope whose bar is gone, or whose window length the
               AND (t.symbol, t.bar_time) NOT IN (SELECT d.symbol, d.bar_time FROM day_bars d))
     RETURNING 1
 )
-SELECT (SELECT count(*) FROM upserted), (SELECT count(*) FROM deleted), (SELECT count(*) FROM stats)
+SELECT (SELECT count(*) FROM inserted) + (SELECT count(*) FROM updated), (SELECT count(*) FROM deleted),
+       (SELECT count(*) FROM stats)
