@@ -13,7 +13,7 @@ from typing import Any
 
 import psycopg
 
-from obsdb.derive.common import Changes, is_citus, load_sql, session_bounds
+from obsdb.derive.common import Changes, load_sql, session_bounds
 from obsdb.krx import KST
 
 
@@ -29,11 +29,8 @@ def fill_outcomes(conn: psycopg.Connection[Any], day: date, symbols: set[str]) -
     now = conn.execute("SELECT now()").fetchone()
     params = {"lo": lo, "hi": lo + timedelta(days=1), "symbols": sorted(symbols),
               "close": bounds[1] if bounds else None, "now": now[0] if now else None}
-    if is_citus(conn):  # count first, then write (see sql/outcomes_fill_citus.sql)
-        count = conn.execute(load_sql("outcomes_count_citus"), params).fetchone()
-        row = conn.execute(load_sql("outcomes_fill_citus"), params).fetchone()
-        written, computed = (int(row[0]) if row else 0), (int(count[0]) if count else 0)
-    else:
-        row = conn.execute(load_sql("outcomes_fill"), params).fetchone()
-        written, computed = (int(row[0]), int(row[1])) if row else (0, 0)
+    # counted first: the selection depends on the outcomes the fill then writes (sql/outcomes_count.sql)
+    count = conn.execute(load_sql("outcomes_count"), params).fetchone()
+    row = conn.execute(load_sql("outcomes_fill"), params).fetchone()
+    written, computed = (int(row[0]) if row else 0), (int(count[0]) if count else 0)
     return Changes(written=written, unchanged=computed - written)

@@ -2,7 +2,10 @@
 -- Events taken: those of the given symbols (their bars may have changed) and any event of the day
 -- whose outcome is missing or incomplete (e.g. events loaded after the day's ticks). Both come from
 -- the day's range of analysis_signal_events_time_idx joined to the outcome's primary key.
--- Every join is on symbol (Citus); now() is a parameter, so ON CONFLICT SET calls no function.
+-- Every join is on symbol and `res` is read once, so on Citus the INSERT runs on the workers (a CTE
+-- read twice becomes a coordinator-side result whose LATERAL joins Citus refuses); how many events
+-- are computed is counted before, by outcomes_count.sql. now() is a parameter, so ON CONFLICT SET
+-- calls no function. One form for both engines. Answers (written).
 WITH ev AS (
     SELECT e.symbol, e.event_time, e.signal_type,
            CASE WHEN e.direction = 'down' THEN -1 ELSE 1 END AS d,
@@ -84,4 +87,4 @@ written AS (
                             EXCLUDED.return_10m, EXCLUDED.mfe_10m, EXCLUDED.mae_10m)
     RETURNING 1
 )
-SELECT (SELECT count(*) FROM written), (SELECT count(*) FROM res)
+SELECT count(*) FROM written

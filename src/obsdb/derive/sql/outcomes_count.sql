@@ -1,4 +1,4 @@
--- Citus: how many events outcomes_fill_citus.sql will compute (its `ev` selection). Run just
+-- How many events outcomes_fill.sql will compute (its `ev` selection). Run just
 -- before it in the same transaction: the selection depends on the outcomes it then writes.
 -- Params: lo, hi, symbols. Answers (computed).
 SELECT count(*)
