@@ -13,7 +13,17 @@ WITH deleted AS (
       -- folded to "false" no longer shows Citus its join on symbol; bars_1m.sql only makes whole minutes
       AND (%(close)s::timestamptz IS NULL
            OR b.bar_time <> date_bin('1 minute', b.bar_time, %(lo)s::timestamptz)
-           OR (NOT EXISTS (
+           OR (NOT EXISTS (  -- first the ticks near their bar (nearly all): a probe of seconds,
+                             -- where the full one below reads the hour before the bar first
+          SELECT 1 FROM scalp_ticks t
+          WHERE t.symbol = b.symbol
+            AND t.event_time >= b.bar_time - interval '1 minute'
+            AND t.event_time < b.bar_time + interval '2 minutes'
+            AND coalesce(t.exchange_time, t.event_time) >= b.bar_time
+            AND coalesce(t.exchange_time, t.event_time) < b.bar_time + interval '1 minute'
+            AND t.last_price IS NOT NULL
+            AND t.quality_flag !~ '(^|,)(suspect|outside_session|non_trading_day)(,|$)')
+      AND NOT EXISTS (
           SELECT 1 FROM scalp_ticks t
           WHERE t.symbol = b.symbol
             AND t.event_time >= b.bar_time - interval '1 hour'
