@@ -6,8 +6,6 @@ fresh database on every node (created like the README says) and drops it after.
 from __future__ import annotations
 
 import json
-import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,53 +13,20 @@ from typing import Any
 import psycopg
 import pytest
 from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from obsdb.db import citus
 from obsdb.db.tables import TABLES
-from tests.helpers import obsdb_env, query, run_obsdb, with_db
+from tests.citus_cluster import CITUS_URL, NOT_SET, cluster, unique_name
+from tests.helpers import obsdb_env, query, run_obsdb
 
-CITUS_URL = os.environ.get("OBSDB_TEST_CITUS_URL")
 pytestmark = [
     pytest.mark.citus,
     pytest.mark.db,
-    pytest.mark.skipif(not CITUS_URL, reason="OBSDB_TEST_CITUS_URL is not set: the Citus suite needs a "
-                                             "coordinator with 2 workers"),
+    pytest.mark.skipif(not CITUS_URL, reason=NOT_SET),
 ]
 
 #: Columns that differ between two loads of the same archive by design: ledger ids, clocks.
 _VOLATILE = ("src_file_id", "file_id", "run_id", "last_run_id", "gap_id")
-
-
-def _node_urls() -> tuple[str, list[tuple[str, int]]]:
-    """The coordinator URL and the workers (host, port) listed in its database's pg_dist_node."""
-    assert CITUS_URL
-    rows = query(CITUS_URL, "SELECT nodename, nodeport FROM pg_dist_node WHERE groupid > 0 AND noderole = 'primary' "
-                            "ORDER BY nodeid")
-    workers = [(str(h), int(p)) for h, p in rows]  # type: ignore[call-overload]
-    if len(workers) < 2:
-        pytest.fail(f"OBSDB_TEST_CITUS_URL has {len(workers)} worker(s) in pg_dist_node; the suite needs 2")
-    return CITUS_URL, workers
-
-
-def _at(url: str, host: str, port: int, dbname: str) -> str:
-    params = conninfo_to_dict(url)
-    params.update(host=host, port=str(port), dbname=dbname)
-    return make_conninfo(**params)
-
-
-def _admin(url: str, statement: sql.Composable) -> None:
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(statement)
-
-
-def _register(target: str, host: str, port: int, workers: list[tuple[str, int]]) -> None:
-    """CREATE EXTENSION citus on the coordinator's database and register the nodes in it."""
-    with psycopg.connect(target, autocommit=True) as conn:
-        conn.execute("CREATE EXTENSION IF NOT EXISTS citus")
-        conn.execute("SELECT citus_set_coordinator_host(%s, %s)", (host, port))
-        for h, p in workers:
-            conn.execute("SELECT citus_add_node(%s, %s)", (h, p))
 
 
 @pytest.fixture
@@ -69,22 +34,13 @@ def cluster_db() -> Iterator[tuple[str, Any]]:
     """A new database on the coordinator and every worker (citus on the workers only), and a
     function that makes the coordinator's a Citus database: the way a plain obsdb database gets
     a cluster under it."""
-    coordinator, workers = _node_urls()
-    params = conninfo_to_dict(coordinator)
-    host, port = str(params.get("host", "127.0.0.1")), int(params.get("port", 5432))
-    name = f"obsdb_cx_{uuid.uuid4().hex[:10]}"
-    nodes = [(host, port), *workers]
-    for h, p in nodes:
-        _admin(_at(coordinator, h, p, "postgres"), sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    for h, p in workers:
-        _admin(_at(coordinator, h, p, name), sql.SQL("CREATE EXTENSION citus"))
-    target = with_db(coordinator, name)
+    nodes = cluster()
+    name = unique_name("obsdb_cx")
+    target = nodes.create(name)
     try:
-        yield target, lambda: _register(target, host, port, workers)
+        yield target, lambda: nodes.register(target)
     finally:
-        for h, p in nodes:
-            _admin(_at(coordinator, h, p, "postgres"),
-                   sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        nodes.drop(name)
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import pytest
 from obsdb.derive.bars import BarDiff, build_minute_bars, build_ten_minute_bars, reconcile
 from obsdb.derive.common import Changes
 
-pytestmark = pytest.mark.db
+pytestmark = [pytest.mark.db, pytest.mark.engines]
 
 KST = timezone(timedelta(hours=9))
 FRI, SAT, MON = date(2026, 1, 30), date(2026, 1, 31), date(2026, 2, 2)

@@ -17,23 +17,24 @@ import pytest
 from obsdb import api
 from tests.helpers import settings_for
 
-pytestmark = pytest.mark.db
+pytestmark = [pytest.mark.db, pytest.mark.engines]
 
-#: table -> (ordered SELECT of the derived rows, as text); fixed strings, never input
+#: table -> (SELECT of the derived rows, their order); fixed strings, never input. The order is the
+#: outer query's: Citus keeps no subquery's ORDER BY (it appends the shards' rows).
 _ROWS = {
-    "scalp_1m_bars": "SELECT symbol, bar_time, open, high, low, close, volume, tick_count, coverage_ratio, "
-                     "quality_flag FROM scalp_1m_bars WHERE origin = 'derived' ORDER BY symbol, bar_time",
-    "swing_bars_10m": "SELECT symbol, bar_time, origin, open, high, low, close, volume, bar_count, coverage_ratio, "
-                      "bid_price, ask_price, quality_flag FROM swing_bars_10m WHERE origin IN ('ticks', 'snapshots') "
-                      "ORDER BY symbol, bar_time, origin",
+    "scalp_1m_bars": ("SELECT symbol, bar_time, open, high, low, close, volume, tick_count, coverage_ratio, "
+                      "quality_flag FROM scalp_1m_bars WHERE origin = 'derived'", "symbol, bar_time"),
+    "swing_bars_10m": ("SELECT symbol, bar_time, origin, open, high, low, close, volume, bar_count, coverage_ratio, "
+                       "bid_price, ask_price, quality_flag FROM swing_bars_10m WHERE origin IN ('ticks', 'snapshots')",
+                       "symbol, bar_time, origin"),
     # feed gaps have the symbol '*' since 011; NULL as before, so the pinned checksum still holds
-    "scalp_gaps": "SELECT nullif(symbol, '*') AS symbol, gap_start_ts, gap_end_ts, gap_seconds, scope, reason "
-                  "FROM scalp_gaps WHERE origin = 'derived' ORDER BY scope, symbol NULLS FIRST, gap_start_ts",
-    "analysis_rolling_stats": "SELECT symbol, source_table, window_minutes, bar_time, bar_count, coverage, "
-                              "price_mean, price_stddev, price_min, price_max, logret_mean, logret_stddev, "
-                              "logret_skew, logret_kurtosis, atr, annualized_vol, hl_range, volume_mean, "
-                              "volume_stddev, vwap FROM analysis_rolling_stats "
-                              "ORDER BY symbol, source_table, window_minutes, bar_time",
+    "scalp_gaps": ("SELECT nullif(symbol, '*') AS symbol, gap_start_ts, gap_end_ts, gap_seconds, scope, reason "
+                   "FROM scalp_gaps WHERE origin = 'derived'", "scope, symbol NULLS FIRST, gap_start_ts"),
+    "analysis_rolling_stats": ("SELECT symbol, source_table, window_minutes, bar_time, bar_count, coverage, "
+                               "price_mean, price_stddev, price_min, price_max, logret_mean, logret_stddev, "
+                               "logret_skew, logret_kurtosis, atr, annualized_vol, hl_range, volume_mean, "
+                               "volume_stddev, vwap FROM analysis_rolling_stats",
+                               "symbol, source_table, window_minutes, bar_time"),
 }
 
 
@@ -42,11 +43,11 @@ def derived_checksums(conninfo: str) -> dict[str, tuple[int, str]]:
     out: dict[str, tuple[int, str]] = {}
     with psycopg.connect(conninfo) as conn:
         conn.execute("SET TimeZone = 'UTC'")
-        for table, select in _ROWS.items():
+        for table, (select, order) in _ROWS.items():
             digest = hashlib.sha256()
             count = 0
             with conn.cursor() as cur:
-                cur.execute(f"SELECT t::text FROM ({select}) t")  # noqa: S608 - fixed strings above
+                cur.execute(f"SELECT t::text FROM ({select}) t ORDER BY {order}")  # noqa: S608 - fixed strings above
                 for (text,) in cur:
                     digest.update(text.encode() + b"\n")
                     count += 1

@@ -12,7 +12,7 @@ from obsdb import api
 from tests.helpers import obsdb_env, query, run_obsdb, settings_for, write_lines
 from tests.test_load_once import tick
 
-pytestmark = pytest.mark.db
+pytestmark = [pytest.mark.db, pytest.mark.engines]
 
 
 def _ticks(db: str, tmp_path: Path, name: str, *seconds: int, derive: bool = True) -> None:

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from obsdb.derive.stats import rolling_stats
 
-pytestmark = pytest.mark.db
+pytestmark = [pytest.mark.db, pytest.mark.engines]
 
 KST = timezone(timedelta(hours=9))
 DAY = date(2026, 2, 2)  # a Monday

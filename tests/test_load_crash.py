@@ -8,19 +8,19 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
 import pytest
 from bench.loader import generate
-from psycopg import sql
 
 from obsdb.db.queries import STREAM_LOCK
 from obsdb.load.ledger import stream_lock_key
 from obsdb.load.pipeline import BATCH_LINES
 from tests.helpers import obsdb_env, query, run_obsdb
 
-pytestmark = [pytest.mark.db, pytest.mark.slow]
+pytestmark = [pytest.mark.db, pytest.mark.slow, pytest.mark.engines]
 
 CHECKSUM = ("SELECT count(*), md5(string_agg(symbol || event_time::text || last_price::text || "
             "coalesce(cum_volume::text, '-'), ',' ORDER BY symbol, event_time)) FROM scalp_ticks")
@@ -58,7 +58,8 @@ def merge_first_files(archive: Path, keep_apart: int) -> tuple[Path, int]:
     return merged, sum(1 for _ in merged.open("rb"))
 
 
-def test_sigkill_mid_load_then_rerun_equals_a_clean_run(db: str, tmp_path: Path, admin_conninfo: str) -> None:
+def test_sigkill_mid_load_then_rerun_equals_a_clean_run(db: str, tmp_path: Path,
+                                                        new_database: Callable[[str], str]) -> None:
     archive = tmp_path / "archive"
     generate(120_000, archive, symbols=8)
     first, first_lines = merge_first_files(archive, keep_apart=14)  # 96,000 lines: two batches
@@ -95,23 +96,14 @@ def test_sigkill_mid_load_then_rerun_equals_a_clean_run(db: str, tmp_path: Path,
     assert again.returncode == 0, again.stderr
 
     # the same archive, loaded once without interruption, into a second database
-    from tests.helpers import with_db
-
-    clean_name = db.split("dbname=")[1].split()[0] + "_clean"
-    with psycopg.connect(admin_conninfo, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(clean_name)))
-    clean = with_db(admin_conninfo, clean_name)
-    try:
-        assert run_obsdb("migrate", str(archive), env=obsdb_env(clean)).returncode == 0
-        assert query(db, CHECKSUM) == query(clean, CHECKSUM)
-        assert query(db, CHECKSUM)[0][0] == 120_000
-        rejects = "SELECT line_no, field, reason FROM obsdb_rejects ORDER BY line_no"
-        assert query(db, rejects) == query(clean, rejects)
-        ledger_done = [r[:4] + r[6:] for r in _ledger(db)]  # per-run counters differ, offsets must not
-        assert ledger_done == [r[:4] + r[6:] for r in _ledger(clean)]
-    finally:
-        with psycopg.connect(admin_conninfo, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(clean_name)))
+    clean = new_database(db.split("dbname=")[1].split()[0] + "_clean")
+    assert run_obsdb("migrate", str(archive), env=obsdb_env(clean)).returncode == 0
+    assert query(db, CHECKSUM) == query(clean, CHECKSUM)
+    assert query(db, CHECKSUM)[0][0] == 120_000
+    rejects = "SELECT line_no, field, reason FROM obsdb_rejects ORDER BY line_no"
+    assert query(db, rejects) == query(clean, rejects)
+    ledger_done = [r[:4] + r[6:] for r in _ledger(db)]  # per-run counters differ, offsets must not
+    assert ledger_done == [r[:4] + r[6:] for r in _ledger(clean)]
 
 
 def _children_of(pid: int) -> list[int]:

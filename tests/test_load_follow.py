@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +23,9 @@ from obsdb.load import pipeline
 from obsdb.load.files import discover
 from obsdb.load.pipeline import FileLoader
 from obsdb.load.tails import Tails
-from tests.helpers import obsdb_env, query, run_obsdb, with_db
+from tests.helpers import obsdb_env, query, run_obsdb
 
-pytestmark = [pytest.mark.db, pytest.mark.slow]
+pytestmark = [pytest.mark.db, pytest.mark.slow, pytest.mark.engines]
 
 def _comparable(db: str) -> dict[str, tuple[object, ...]]:
     """Table contents without the bookkeeping that differs between runs (file ids, computed_at)."""
@@ -77,31 +78,15 @@ def _start(db: str, where: Path) -> subprocess.Popen[str]:
                              "--json"], env=obsdb_env(db), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def _clean_db(admin: str, db: str) -> str:
-    name = db.split("dbname=")[1].split()[0] + "_clean"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    return with_db(admin, name)
-
-
-def _assert_equals_one_clean_run(db: str, archive: Path, admin: str) -> None:
+def _assert_equals_one_clean_run(db: str, archive: Path, new_database: Callable[[str], str]) -> None:
     """The same archive, loaded by one plain migrate into a fresh database, gives the same tables."""
-    clean = _clean_db(admin, db)
-    try:
-        assert run_obsdb("migrate", str(archive), "--json", env=obsdb_env(clean)).returncode == 0
-        assert _comparable(db) == _comparable(clean)
-    finally:
-        _drop(admin, clean)
-
-
-def _drop(admin: str, db: str) -> None:
-    name = db.split("dbname=")[1].split()[0]
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    clean = new_database(db.split("dbname=")[1].split()[0] + "_clean")
+    assert run_obsdb("migrate", str(archive), "--json", env=obsdb_env(clean)).returncode == 0
+    assert _comparable(db) == _comparable(clean)
 
 
 def test_follow_loads_what_a_writer_appends_and_stops_on_sigterm(db: str, tmp_path: Path,
-                                                                  admin_conninfo: str) -> None:
+                                                                  new_database: Callable[[str], str]) -> None:
     lines = _lines(tmp_path / "gen", 6_000)
     archive = tmp_path / "archive"
     archive.mkdir()
@@ -132,11 +117,11 @@ def test_follow_loads_what_a_writer_appends_and_stops_on_sigterm(db: str, tmp_pa
     polls = [orjson.loads(x) for x in out.splitlines() if x.startswith("{\"poll\"")]
     assert sum(p["rows_loaded"] for p in polls) == len(lines)
     assert query(db, "SELECT count(*) FROM obsdb_rejects")[0][0] == 0
-    _assert_equals_one_clean_run(db, archive, admin_conninfo)
+    _assert_equals_one_clean_run(db, archive, new_database)
 
 
 def test_follow_killed_while_a_writer_appends_then_restarted_equals_one_clean_run(
-        db: str, tmp_path: Path, admin_conninfo: str) -> None:
+        db: str, tmp_path: Path, new_database: Callable[[str], str]) -> None:
     lines = _lines(tmp_path / "gen", 8_000)
     archive = tmp_path / "archive"
     archive.mkdir()
@@ -164,7 +149,7 @@ def test_follow_killed_while_a_writer_appends_then_restarted_equals_one_clean_ru
     finally:
         if proc.poll() is None:
             proc.kill()
-    _assert_equals_one_clean_run(db, archive, admin_conninfo)
+    _assert_equals_one_clean_run(db, archive, new_database)
 
 
 class _Counting:

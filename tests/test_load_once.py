@@ -14,7 +14,7 @@ from obsdb import api
 from obsdb.load.report import RunReport
 from tests.helpers import query, settings_for, write_lines
 
-pytestmark = pytest.mark.db
+pytestmark = [pytest.mark.db, pytest.mark.engines]
 
 
 def tick(second: int, symbol: str = "005930", price: int = 70000) -> dict[str, object]:

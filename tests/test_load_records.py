@@ -14,7 +14,7 @@ from obsdb import api
 from obsdb.load.report import RunReport
 from tests.helpers import query, settings_for, write_lines
 
-pytestmark = pytest.mark.db
+pytestmark = [pytest.mark.db, pytest.mark.engines]
 KST = timezone(timedelta(hours=9))
 T = "2026-02-02T{}+09:00".format
 Rec = dict[str, object]

@@ -10,7 +10,7 @@ from obsdb import api
 from tests.helpers import query, settings_for, write_lines
 from tests.test_load_once import tick
 
-pytestmark = pytest.mark.db
+pytestmark = [pytest.mark.db, pytest.mark.engines]
 
 NAIVE = dict(tick(1), timestamp="2026-01-30T10:00:01.5")
 WRONG_TYPE = dict(tick(2), price={"current": "abc", "open": 1, "high": 2, "low": 1})

@@ -12,7 +12,7 @@ import pytest
 from obsdb import api
 from tests.helpers import query, settings_for, write_lines
 
-pytestmark = pytest.mark.db
+pytestmark = [pytest.mark.db, pytest.mark.engines]
 KST = timezone(timedelta(hours=9))
 
 SHAPE_A = {"timestamp": "2026-01-30T13:05:01.482113+09:00", "symbol": "005930", "execution_time": "130501",

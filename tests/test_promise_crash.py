@@ -18,6 +18,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,9 +32,9 @@ from psycopg.conninfo import conninfo_to_dict
 from obsdb.db.queries import STREAM_LOCK, STREAM_UNLOCK
 from obsdb.load.ledger import stream_lock_key
 from obsdb.sample import write_sample_archive
-from tests.helpers import obsdb_env, run_obsdb, with_db
+from tests.helpers import obsdb_env, run_obsdb
 
-pytestmark = [pytest.mark.db, pytest.mark.slow]
+pytestmark = [pytest.mark.db, pytest.mark.slow, pytest.mark.engines]
 
 ATTEMPTS = 36
 BLOCKED_KILLS = 22  #: runs killed while a loader waits on a lock we hold: killed mid-load on any machine
@@ -90,14 +91,6 @@ def table_state(conninfo: str) -> dict[str, object]:
 
 def state_diff(got: dict[str, object], want: dict[str, object]) -> list[str]:
     return [f"{k}: {got.get(k)!r:.300} != {want.get(k)!r:.300}" for k in want if got.get(k) != want[k]]
-
-
-def clean_database(admin_conninfo: str, like: str, suffix: str) -> tuple[str, str]:
-    """A new, empty database on the same server (migrate creates the schema). Returns (name, conninfo)."""
-    name = f"{conninfo_to_dict(like)['dbname']}_{suffix}"
-    with psycopg.connect(admin_conninfo, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    return name, with_db(admin_conninfo, name)
 
 
 def drop_database(admin_conninfo: str, name: str) -> None:
@@ -234,7 +227,7 @@ def grow(root: Path, final: dict[str, bytes], cuts: dict[str, list[int]], step: 
 
 
 def test_sigkilled_again_and_again_then_finished_equals_one_clean_run(
-        db: str, tmp_path: Path, admin_conninfo: str) -> None:
+        db: str, tmp_path: Path, new_database: Callable[[str], str]) -> None:
     seed = int(os.environ.get("OBSDB_PROMISE_SEED") or random.SystemRandom().randrange(1 << 32))
     rng = random.Random(seed)
     archive = tmp_path / "archive"
@@ -282,14 +275,11 @@ def test_sigkilled_again_and_again_then_finished_equals_one_clean_run(
     report = orjson.loads(again.stdout)
     assert (again.returncode, report["loaded"], report["derive"]["nothing_to_do"]) == (0, 0, True), why()
 
-    name, clean = clean_database(admin_conninfo, db, "clean")
-    try:
-        once = run_obsdb("migrate", str(archive), "--json", env=obsdb_env(clean), timeout=120)
-        assert once.returncode == 0, once.stderr[-2000:]
-        want = table_state(clean)
-        got = table_state(db)
-        assert state_diff(got, want) == [], why()
-        assert want["scalp_ticks"][0] > 8_000 and want["analysis_rolling_stats"][0] > 0  # type: ignore[index]
-        assert len(want["obsdb_rejects"]) > 10, want["obsdb_rejects"]  # type: ignore[arg-type]
-    finally:
-        drop_database(admin_conninfo, name)
+    clean = new_database(f"{conninfo_to_dict(db)['dbname']}_clean")
+    once = run_obsdb("migrate", str(archive), "--json", env=obsdb_env(clean), timeout=120)
+    assert once.returncode == 0, once.stderr[-2000:]
+    want = table_state(clean)
+    got = table_state(db)
+    assert state_diff(got, want) == [], why()
+    assert want["scalp_ticks"][0] > 8_000 and want["analysis_rolling_stats"][0] > 0  # type: ignore[index]
+    assert len(want["obsdb_rejects"]) > 10, want["obsdb_rejects"]  # type: ignore[arg-type]

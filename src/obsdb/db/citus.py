@@ -250,9 +250,18 @@ def init_layout(conn: psycopg.Connection[Any], *, distributed: bool, plan_only: 
     version = installed(conn)
     if version is None:
         return planned_extension(conn) if distributed and plan_only else None
-    plan = layout(conn, version)
-    if not plan_only and (distributed or not plan.holding_rows):
-        apply(conn, plan)
+    if plan_only:
+        return layout(conn, version)
+    # Under the migrations' lock, read after it is granted: of inits at once, the first converts
+    # and the others find nothing pending (instead of "already distributed").
+    conn.execute(q.MIGRATION_LOCK, (q.MIGRATION_LOCK_KEY,))
+    try:
+        plan = layout(conn, version)
+        if distributed or not plan.holding_rows:
+            apply(conn, plan)
+    finally:
+        if not conn.closed:
+            conn.execute(q.MIGRATION_UNLOCK, (q.MIGRATION_LOCK_KEY,))
     return plan
 
 

@@ -9,6 +9,7 @@ reject with the server's reason instead of failing the batch.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -39,6 +40,17 @@ def _order(group: RowGroup) -> int:
 #: What the server refuses about a row's values (class 54: a key too long for its index, say):
 #: the row becomes a reject, the rest of the batch loads.
 _REFUSED = (psycopg.errors.IntegrityError, psycopg.errors.DataError, psycopg.errors.ProgramLimitExceeded)
+
+
+#: A constraint named in a message, less a Citus shard id suffix ("..._fkey_102395").
+_CONSTRAINT_IN_MESSAGE = re.compile(r'constraint "(.+?)(?:_\d+)?"')
+
+
+def _shard_constraint(message: str | None) -> str | None:
+    """Citus passes a shard's error on without its constraint or column name, only the message
+    (which names the shard's constraint): the table's constraint name from that, else None."""
+    found = _CONSTRAINT_IN_MESSAGE.search(message or "")
+    return found.group(1) if found else None
 
 
 def _spans(times: Sequence[datetime], unit: Callable[[datetime], object]) -> dict[object, tuple[datetime, datetime]]:
@@ -166,8 +178,11 @@ class Writer:
                 with self.conn.transaction():  # a savepoint: a surprise conflict falls back below
                     self._copy("scalp_ticks", group.columns, group.rows)
                 return len(group.rows)
-            except psycopg.errors.UniqueViolation:
-                pass  # a duplicate inside the batch, or a concurrent loader: deduplicate instead
+            except (psycopg.errors.UniqueViolation, psycopg.errors.InternalError_):
+                # a duplicate inside the batch, or a concurrent loader: deduplicate instead. Citus
+                # re-raises a shard's COPY error without its SQLSTATE (XX000); the staged path
+                # below deduplicates it, or raises the server's real error.
+                pass
         return self._staged_insert("scalp_ticks", group.columns, group.rows)
 
     def _insert(self, group: RowGroup, span: tuple[datetime, datetime] | None, symbols: list[str]) -> int:
@@ -197,7 +212,7 @@ class Writer:
                 kept.append(row)
             except _REFUSED as exc:
                 diag = exc.diag
-                column = diag.column_name or diag.constraint_name
+                column = diag.column_name or diag.constraint_name or _shard_constraint(diag.message_primary)
                 b = parsed.batch
                 out.late_rejects.append(Reject(b.first_line + i, b.offset_of(i), column,
                                                f"refused by PostgreSQL: {diag.message_primary or exc}", b.lines[i]))
