@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.sql import Composable
 
 from obsdb.config import Settings
 
@@ -60,7 +61,7 @@ def write_lines(path: Path, *lines: str | bytes | dict[str, object], end: bytes 
     return path
 
 
-def query(conninfo: str, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+def query(conninfo: str, sql: str | Composable, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
     import psycopg
 
     with psycopg.connect(conninfo) as conn:

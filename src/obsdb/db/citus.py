@@ -27,6 +27,19 @@ DISTRIBUTED: tuple[str, ...] = (
     ANCHOR, "scalp_1m_bars", "scalp_gaps", "swing_snapshots", "swing_bars_10m", "analysis_rolling_stats",
     "analysis_signal_events", "analysis_signal_outcomes", "analysis_threshold_candidates",
 )
+#: The loader's staging tables for the bulk market tables: UNLOGGED, distributed and co-located like
+#: their target, so a batch's COPY goes straight to the workers and its dedup ``INSERT .. SELECT ..
+#: ON CONFLICT`` runs there, shard by shard (a TEMP table would funnel every row through the
+#: coordinator once more). The small analysis inputs keep a TEMP stage.
+STAGED: tuple[str, ...] = ("scalp_ticks", "swing_snapshots", "scalp_gaps", "scalp_1m_bars", "swing_bars_10m")
+
+
+def stage_of(table: str) -> str:
+    """The name of ``table``'s distributed staging table."""
+    return f"obsdb_stage_{table}"
+
+
+STAGES: tuple[str, ...] = tuple(stage_of(t) for t in STAGED)
 #: Full copies on every node: symbol lists and the portfolio family (one transaction: FKs chain them).
 REFERENCE: tuple[str, ...] = (
     "symbol_universe_lists", "symbol_universe", "portfolio_policy", "target_weights", "portfolio_snapshot",
@@ -114,8 +127,11 @@ class Layout:
         will, make, keeps = ("distributed", "made", "kept") if self.applied else ("will distribute", "will make",
                                                                                   "keeps")
         lines = []
-        if todo := self.names("distributed", pending=True):
-            lines.append(f"{will} {', '.join(todo)} by symbol (co-located with {ANCHOR})")
+        todo = self.names("distributed", pending=True)
+        if market := [t for t in todo if t not in STAGES]:
+            lines.append(f"{will} {', '.join(market)} by symbol (co-located with {ANCHOR})")
+        if staging := [t for t in todo if t in STAGES]:
+            lines.append(f"{will} the loader's staging tables {', '.join(staging)} the same way (UNLOGGED)")
         if todo := self.names("reference", pending=True):
             lines.append(f"{make} {', '.join(todo)} reference tables")
         local = ", ".join(p.table for p in self.placements if p.wanted == "local")
@@ -167,7 +183,7 @@ def nodes(conn: psycopg.Connection[Any]) -> list[Node]:
 
 def placements(conn: psycopg.Connection[Any]) -> dict[str, tuple[str, int | None, int | None]]:
     """table -> (Citus kind, shard count, co-location id) for the tables Citus knows."""
-    names = list(DISTRIBUTED + REFERENCE + LOCAL)
+    names = list(DISTRIBUTED + STAGES + REFERENCE + LOCAL)
     rows = conn.execute(load_sql("citus_placement"), {"tables": names}).fetchall()
     return {str(r[0]): (str(r[1]), r[4], r[3]) for r in rows}
 
@@ -183,13 +199,26 @@ def _has_rows(conn: psycopg.Connection[Any], table: str) -> bool:
     return bool(row and row[0])
 
 
+def _wanted() -> list[tuple[str, str]]:
+    """Every table of the layout and its kind: the market tables first, then their stages."""
+    kinds = [(t, "distributed") for t in DISTRIBUTED + STAGES] + [(t, "reference") for t in REFERENCE]
+    return kinds + [(t, "local") for t in LOCAL]
+
+
+def stages(conn: psycopg.Connection[Any]) -> set[str]:
+    """The tables whose distributed staging table exists (empty on plain PostgreSQL, and on a
+    Citus database laid out before there were stages: ``obsdb init`` adds them)."""
+    if installed(conn) is None:
+        return set()
+    known = placements(conn)
+    return {t for t in STAGED if known.get(stage_of(t), ("",))[0] == "distributed"}
+
+
 def layout(conn: psycopg.Connection[Any], version: str) -> Layout:
     """Where every obsdb table is and should be. Reads only."""
     known = placements(conn)
-    wanted = [(t, "distributed") for t in DISTRIBUTED] + [(t, "reference") for t in REFERENCE]
-    wanted += [(t, "local") for t in LOCAL]
     result = Layout(version, [], nodes(conn))
-    for table, kind in wanted:
+    for table, kind in _wanted():
         current, shards, colocation = known.get(table, (None, None, None))
         placement = Placement(table, kind, current, shards, colocation)
         result.placements.append(placement)
@@ -220,6 +249,8 @@ def _convert(conn: psycopg.Connection[Any], todo: list[Placement], holding_rows:
     # coordinator-local writes of the same transaction is refused otherwise (citus #6729).
     conn.execute("SET LOCAL citus.multi_shard_modify_mode TO 'sequential'")
     for p in todo:
+        if p.table in STAGES:  # made here, not by a migration: plain PostgreSQL has no use for them
+            _create_stage(conn, p.table, STAGED[STAGES.index(p.table)])
         if p.wanted == "distributed":
             anchor = None if p.table == ANCHOR else ANCHOR
             conn.execute(load_sql("citus_distribute"), {"table": p.table, "colocate_with": anchor})
@@ -230,6 +261,14 @@ def _convert(conn: psycopg.Connection[Any], todo: list[Placement], holding_rows:
         conn.execute(load_sql("citus_truncate_local"), {"table": table})
 
 
+def _create_stage(conn: psycopg.Connection[Any], stage: str, target: str) -> None:
+    conn.execute(sql.SQL(load_sql("citus_stage_create")).format(
+        stage=sql.Identifier(stage), target=sql.Identifier(target)))
+    for (column,) in conn.execute(load_sql("citus_stage_not_null"), {"stage": stage}).fetchall():
+        conn.execute(sql.SQL("ALTER TABLE {} ALTER COLUMN {} DROP NOT NULL").format(
+            sql.Identifier(stage), sql.Identifier(column)))
+
+
 def planned_extension(conn: psycopg.Connection[Any]) -> Layout:
     """``init --plan --distributed`` on a database without citus yet: everything is pending."""
     available = extension(conn)[1]
@@ -238,9 +277,7 @@ def planned_extension(conn: psycopg.Connection[Any]) -> Layout:
     row = conn.execute(load_sql("citus_preload")).fetchone()
     if row and row[0] is not None and "citus" not in str(row[0]).replace(" ", "").split(","):
         raise _unavailable(_NOT_PRELOADED)
-    kinds = [(t, "distributed") for t in DISTRIBUTED] + [(t, "reference") for t in REFERENCE]
-    kinds += [(t, "local") for t in LOCAL]
-    return Layout(f"{available} (CREATE EXTENSION citus pending)", [Placement(t, k, None) for t, k in kinds])
+    return Layout(f"{available} (CREATE EXTENSION citus pending)", [Placement(t, k, None) for t, k in _wanted()])
 
 
 def init_layout(conn: psycopg.Connection[Any], *, distributed: bool, plan_only: bool) -> Layout | None:

@@ -120,7 +120,7 @@ def _derive_day(conn: psycopg.Connection[Any], day: date, work: Work, settings: 
 def _one_day(conn: psycopg.Connection[Any], day: date, planned: Work | None, settings: DeriveSettings) -> DeriveReport:
     """One day, ONE transaction: its marks are taken in it, so they go only with the new rows."""
     with conn.transaction():
-        conn.execute(load_sql("run_day_begin"), {"day": day})
+        conn.execute(load_sql("run_day_begin"), {"day": day, "one_at_a_time": is_citus(conn)})
         work = _work_from_marks(conn, day)
         for source, symbols in (planned or {}).items():  # a rebuild takes the day's pending marks too
             work[source] |= symbols
@@ -194,8 +194,8 @@ def derive(conn: psycopg.Connection[Any], *, start: date | None = None, end: dat
     else:
         jobs = [(r[0], None) for r in conn.execute(load_sql("run_marked_days")).fetchall()]
     n = min(workers or os.cpu_count() or 1, len(jobs))
-    if is_citus(conn):  # days on Citus one at a time: parallel multi-shard writes of two days lock
-        n = 1           # the same shards in different orders (a distributed deadlock)
+    if is_citus(conn):  # days on Citus one at a time (run_day_begin.sql says why)
+        n = 1
     if conninfo is not None and n > 1:
         report = _in_parallel(conninfo, jobs, settings, n)
     else:

@@ -36,12 +36,19 @@ def finish_run(conn: psycopg.Connection[Any], run_id: int, status: str, totals: 
 
 def ensure_schema(conn: psycopg.Connection[Any]) -> tuple[schema.AppliedMigration, ...]:
     """Apply pending migrations (they never destroy anything), so migrate works on a fresh database;
-    on a Citus coordinator the new (empty) tables are laid out as ``obsdb init`` would."""
-    if not schema.plan(conn).pending:
-        return ()
-    applied = schema.upgrade(conn)
-    citus.init_layout(conn, distributed=False, plan_only=False)
-    return applied
+    on a Citus coordinator the new (empty) tables are laid out as ``obsdb init`` would. Checked and
+    done under the migrations' lock: of two first migrates at once, the second waits for the first's
+    layout too, and never loads into the coordinator's not yet distributed tables."""
+    conn.execute(q.MIGRATION_LOCK, (q.MIGRATION_LOCK_KEY,))
+    try:
+        if not schema.plan(conn).pending:
+            return ()
+        applied = schema.upgrade(conn)
+        citus.init_layout(conn, distributed=False, plan_only=False)
+        return applied
+    finally:
+        if not conn.closed:
+            conn.execute(q.MIGRATION_UNLOCK, (q.MIGRATION_LOCK_KEY,))
 
 
 def load_paths(conn: psycopg.Connection[Any] | None, paths: Sequence[Path], *, dry_run: bool = False,

@@ -1,8 +1,9 @@
 """Writing a parsed batch: COPY, dedup on natural keys, rejects and the ledger, in ONE transaction.
 
 Ticks take the fast path (binary COPY straight into ``scalp_ticks``) when no row of the batch can
-already exist; otherwise, and for every other table, rows go through a temporary staging table and
-``INSERT .. ON CONFLICT DO NOTHING``, so conflict handling is paid only where a conflict can be.
+already exist; otherwise, and for every other table, rows go through a staging table (TEMP; on Citus
+a distributed one, co-located with the target) and ``INSERT .. ON CONFLICT DO NOTHING``, so
+conflict handling is paid only where a conflict can be.
 A row the server still refuses (a foreign key, say) is found by retrying row by row, and becomes a
 reject with the server's reason instead of failing the batch.
 """
@@ -21,6 +22,7 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
+from obsdb.db import citus
 from obsdb.db import queries as q
 from obsdb.krx import KST
 from obsdb.load.parse import Parsed, Reject
@@ -115,6 +117,7 @@ class Writer:
         self.run_id = run_id
         self._types: dict[str, list[str]] = {}
         self._months: set[tuple[int, int]] = set()  # partitions known to exist (cleared on rollback)
+        self._distributed_stages = citus.stages(conn)
 
     # --- helpers ------------------------------------------------------------------------------
     def _column_types(self, table: str, columns: Sequence[str]) -> list[str]:
@@ -156,8 +159,13 @@ class Writer:
         return lo, hi
 
     def _stage(self, table: str) -> sql.Identifier:
+        """Where a batch's rows wait for the dedup INSERT: on Citus the table's distributed stage
+        (db/citus.py) when it has one, else a TEMP table. Either holds only this transaction's rows:
+        they are deleted before it commits."""
+        if table in self._distributed_stages:
+            return sql.Identifier(citus.stage_of(table))
         # Not cached: a rolled-back savepoint takes the CREATE with it. IF NOT EXISTS is cheap.
-        stage = sql.Identifier(f"obsdb_stage_{table}")
+        stage = sql.Identifier(f"obsdb_tmp_{table}")
         self.conn.execute(sql.SQL(q.STAGE_CREATE).format(stage=stage, target=sql.Identifier(table)))
         return stage
 
