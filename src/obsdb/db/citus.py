@@ -39,7 +39,9 @@ def stage_of(table: str) -> str:
     return f"obsdb_stage_{table}"
 
 
-STAGES: tuple[str, ...] = tuple(stage_of(t) for t in STAGED)
+#: stage -> its target
+STAGE_TARGETS: dict[str, str] = {stage_of(t): t for t in STAGED}
+STAGES: tuple[str, ...] = tuple(STAGE_TARGETS)
 #: Full copies on every node: symbol lists and the portfolio family (one transaction: FKs chain them).
 REFERENCE: tuple[str, ...] = (
     "symbol_universe_lists", "symbol_universe", "portfolio_policy", "target_weights", "portfolio_snapshot",
@@ -250,7 +252,7 @@ def _convert(conn: psycopg.Connection[Any], todo: list[Placement], holding_rows:
     conn.execute("SET LOCAL citus.multi_shard_modify_mode TO 'sequential'")
     for p in todo:
         if p.table in STAGES:  # made here, not by a migration: plain PostgreSQL has no use for them
-            _create_stage(conn, p.table, STAGED[STAGES.index(p.table)])
+            _create_stage(conn, p.table, STAGE_TARGETS[p.table])
         if p.wanted == "distributed":
             anchor = None if p.table == ANCHOR else ANCHOR
             conn.execute(load_sql("citus_distribute"), {"table": p.table, "colocate_with": anchor})
@@ -265,8 +267,8 @@ def _create_stage(conn: psycopg.Connection[Any], stage: str, target: str) -> Non
     conn.execute(sql.SQL(load_sql("citus_stage_create")).format(
         stage=sql.Identifier(stage), target=sql.Identifier(target)))
     for (column,) in conn.execute(load_sql("citus_stage_not_null"), {"stage": stage}).fetchall():
-        conn.execute(sql.SQL("ALTER TABLE {} ALTER COLUMN {} DROP NOT NULL").format(
-            sql.Identifier(stage), sql.Identifier(column)))
+        conn.execute(sql.SQL(load_sql("citus_stage_nullable")).format(
+            stage=sql.Identifier(stage), column=sql.Identifier(column)))
 
 
 def planned_extension(conn: psycopg.Connection[Any]) -> Layout:
