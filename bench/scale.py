@@ -13,10 +13,13 @@ next one: never more than one day of JSON on disk, the way a collector accumulat
 Per day it prints: rows loaded, load rows/s (migrate's rows_loaded / seconds), derive seconds,
 the migrate child's peak RSS (its largest process, from os.wait4 as bench/memory.py), the total
 sizes (heap + indexes, all partitions) of scalp_ticks, scalp_1m_bars, analysis_rolling_stats, their
-indexes alone, and the database. With --json: one JSON object per day, then a summary object.
+indexes alone, and the database; then the machine's raw COPY rate of that moment (bench/server.py's
+probe), the load rate against it, and what the server did during the day's migrate (checkpoints,
+buffers written, WAL, blocks read, temp files). With --json: one JSON object per day, then a summary object.
 At the end, the three flatness checks of issue 9 as PASS/FAIL (the exit status is always 0):
-last day's load rate / first day's >= 0.8; median derive seconds of the last 3 days / of days 2-4
-<= 1.25; peak RSS max / min <= 1.25.
+last day's load rate / first day's >= 0.8 (and, beside it, the same for the load/probe
+ratios, which the machine's own speed from hour to hour does not move); median derive seconds
+of the last 3 days / of days 2-4 <= 1.25; peak RSS max / min <= 1.25.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ import orjson
 import psycopg
 
 from bench.loader import OUT, migrate_cmd, scratch_database
+from bench.server import Counters, Probe, counters
 from obsdb import krx
 
 START = date(2026, 1, 5)
@@ -66,6 +70,13 @@ class Day:
     stats_mb: float
     indexes_mb: float
     database_mb: float
+    probe_rows_per_s: float
+    server: dict[str, int]
+
+    @property
+    def load_vs_probe(self) -> float:
+        """The load rate against the machine's raw COPY rate of the same hour."""
+        return self.load_rows_per_s / self.probe_rows_per_s if self.probe_rows_per_s else 0.0
 
 
 class Ticks:
@@ -145,8 +156,9 @@ def sizes(url: str) -> list[float]:
 
 
 def one_day(number: int, n: int, day: date, ticks: Ticks, work: Path, url: str, env: dict[str, str],
-            workers: int | None) -> Day:
+            workers: int | None, probe: Probe) -> Day:
     ticks.write_day(day, n, work)
+    before = counters(url)
     try:
         wall, rss, report = run_child(migrate_cmd(work, workers), env)
     finally:
@@ -155,20 +167,33 @@ def one_day(number: int, n: int, day: date, ticks: Ticks, work: Path, url: str, 
     load_s = float(report["seconds"])
     loaded = int(report["rows_loaded"])
     derive = report.get("derive") or {}
+    server = asdict(counters(url) - before)
     ticks_mb, bars_mb, stats_mb, idx_mb, db_mb = sizes(url)
     return Day(number, day.isoformat(), loaded, load_s, loaded / load_s if load_s else 0.0,
-               float(derive.get("seconds", 0.0)), wall, rss, ticks_mb, bars_mb, stats_mb, idx_mb, db_mb)
+               float(derive.get("seconds", 0.0)), wall, rss, ticks_mb, bars_mb, stats_mb, idx_mb, db_mb,
+               probe.rate(), server)
 
 
 def line(d: Day) -> str:
     return (f"day {d.day:3d} {d.date}: {d.rows_loaded:>10,} rows, load {d.load_rows_per_s:>9,.0f} rows/s, "
             f"derive {d.derive_seconds:7.2f} s, peak RSS {d.peak_rss_mb:5.0f} MB | ticks {d.ticks_mb:,.0f} MB, "
             f"1m bars {d.bars_1m_mb:,.0f} MB, stats {d.stats_mb:,.0f} MB (indexes {d.indexes_mb:,.0f} MB), "
-            f"db {d.database_mb:,.0f} MB")
+            f"db {d.database_mb:,.0f} MB\n"
+            f"        probe {d.probe_rows_per_s:>9,.0f} rows/s, load/probe {d.load_vs_probe:.2f} | "
+            f"{server_line(Counters(**d.server))}")
+
+
+def server_line(c: Counters) -> str:
+    mb = 1024 * 1024
+    return (f"checkpoints {c.checkpoints}, written by checkpoints {c.buffers_checkpoint * 8192 // mb:,} MB, "
+            f"by backends {c.buffers_backend * 8192 // mb:,} MB, WAL {c.wal_bytes // mb:,} MB, "
+            f"read {c.blocks_read * 8192 // mb:,} MB (hit {c.blocks_hit * 8192 // mb:,} MB), "
+            f"temp {c.temp_bytes // mb:,} MB")
 
 
 def as_json(d: Day) -> str:
-    return orjson.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in asdict(d).items()}).decode()
+    fields = {**asdict(d), "load_vs_probe": d.load_vs_probe}
+    return orjson.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in fields.items()}).decode()
 
 
 def checks(days: list[Day]) -> list[tuple[str, float, float, bool]]:
@@ -178,7 +203,10 @@ def checks(days: list[Day]) -> list[tuple[str, float, float, bool]]:
     late = [d.derive_seconds for d in days[-3:]]
     derive = statistics.median(late) / statistics.median(early) if statistics.median(early) else float("inf")
     rss = [d.peak_rss_mb for d in days]
+    first, last = days[0].load_vs_probe, days[-1].load_vs_probe
+    machine = last / first if first else 0.0
     return [("load rate, last day / first day", load, 0.8, load >= 0.8),
+            ("(the same, each day's rate against its probe's)", machine, 0.8, machine >= 0.8),
             ("derive s, median of last 3 days / of days 2-4", derive, 1.25, derive <= 1.25),
             ("peak RSS, max / min", max(rss) / min(rss), 1.25, max(rss) / min(rss) <= 1.25)]
 
@@ -201,8 +229,9 @@ def main() -> None:
         with scratch_database(keep=args.keep, prefix="obsdb_scale") as url:
             env["DATABASE_URL"] = url
             subprocess.run([sys.executable, "-m", "obsdb", "init"], env=env, check=True, capture_output=True)
+            probe = Probe(url)
             for number, day in enumerate(trading_days(args.days), 1):
-                d = one_day(number, args.lines_per_day, day, ticks, work, url, env, args.workers)
+                d = one_day(number, args.lines_per_day, day, ticks, work, url, env, args.workers, probe)
                 results.append(d)
                 print(as_json(d) if args.json else line(d), flush=True)
     finally:

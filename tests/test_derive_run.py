@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import date
 from pathlib import Path
 
@@ -137,3 +138,20 @@ def test_derive_summarises_the_ticks_brin_ranges_the_load_added(db: str, tmp_pat
                      "JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam AND a.amname = 'brin' "
                      "JOIN pg_class t ON t.oid = i.indrelid AND t.relkind = 'r' WHERE t.relname LIKE 'scalp_ticks%%'")
     assert left and all(n == 0 for _, n in left), left
+
+
+def test_derive_analyzes_the_tick_partitions_the_load_filled(db: str, tmp_path: Path) -> None:
+    # With no statistics (autovacuum off or behind) the planner read a month of ticks for one day.
+    write_lines(tmp_path / "a.jsonl", *(tick(s, symbol=f"{100_000 + k:06d}") for k in range(50) for s in range(60)))
+    api.migrate([tmp_path / "a.jsonl"], settings=settings_for(db), derive_after=False)
+    stats = ("SELECT coalesce(sum(s.n_mod_since_analyze), 0), count(s.last_analyze), count(s.last_autoanalyze) "
+             "FROM pg_stat_user_tables s WHERE s.relid IN (SELECT relid FROM pg_partition_tree('scalp_ticks') "
+             "WHERE isleaf)")
+    deadline = time.monotonic() + 30  # the loader's backends report their counts when they end
+    while query(db, stats)[0][0] < 3000 and not query(db, stats)[0][2] and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if query(db, stats)[0][2]:
+        pytest.skip("the server's autovacuum analysed the partition before derive could")
+    assert query(db, stats) == [(3000, 0, 0)]  # loaded, counted, never analysed yet
+    api.derive(settings=settings_for(db))
+    assert query(db, stats)[0][:2] == (0, 1)

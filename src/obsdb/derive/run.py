@@ -24,6 +24,7 @@ from datetime import date, datetime
 from typing import Any
 
 import psycopg
+from psycopg import sql
 
 from obsdb.derive import bars, gaps, stats
 from obsdb.derive.common import Changes, Day, DeriveSettings, is_citus, load_sql
@@ -162,12 +163,19 @@ def _in_parallel(conninfo: str, jobs: list[tuple[date, Work | None]], settings: 
     return total
 
 
-def _summarize_brin(conn: psycopg.Connection[Any]) -> None:
-    """Summarise the block ranges the loads added to the ticks' BRIN indexes. Autovacuum does it
-    when it runs; where it is off (or behind), an unsummarised range is read whole by every query,
-    so each day's tick reads grew with the partition (bench-scale: derive 13 s -> 23 s per day over
-    20 days). Only new ranges are read. A role that does not own the index skips it: it is speed,
-    not correctness. Citus keeps the rows on the workers, whose autovacuum is theirs."""
+#: what derive reads, so what _prepare_reads keeps summarised and analysed
+READ_TABLES = ("scalp_ticks", "swing_snapshots", "scalp_1m_bars", "swing_bars_10m", "scalp_gaps",
+               "analysis_rolling_stats")
+
+
+def _prepare_reads(conn: psycopg.Connection[Any]) -> None:
+    """What autovacuum does when it runs, done here for where it is off (or behind): summarise the
+    block ranges the loads added to the ticks' BRIN indexes (an unsummarised range is read whole by
+    every query: bench-scale's derive grew 13 s -> 23 s per day over 20 days), and ANALYZE the
+    partitions whose statistics are stale (without any, a day's tick read became a scan of the
+    month: 9 GB a day by the 20th). Both read only what is new or sampled. A role that does not own
+    a table skips it: it is speed, not correctness. Citus keeps the rows on the workers, whose
+    autovacuum is theirs."""
     if is_citus(conn):
         return
     for (index,) in conn.execute(load_sql("run_brin_indexes")).fetchall():
@@ -175,6 +183,8 @@ def _summarize_brin(conn: psycopg.Connection[Any]) -> None:
             conn.execute("SELECT brin_summarize_new_values(%s::regclass)", (index,))
         except psycopg.errors.InsufficientPrivilege:
             conn.rollback()
+    for schema, table in conn.execute(load_sql("run_stale_tables"), {"tables": list(READ_TABLES)}).fetchall():
+        conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(schema, table)))  # non-owner: a WARNING
 
 
 def derive(conn: psycopg.Connection[Any], *, start: date | None = None, end: date | None = None,
@@ -187,7 +197,7 @@ def derive(conn: psycopg.Connection[Any], *, start: date | None = None, end: dat
     """
     settings = settings or DeriveSettings()
     started = time.perf_counter()
-    _summarize_brin(conn)
+    _prepare_reads(conn)
     if start is not None or end is not None or symbol is not None:
         planned = _work_in_range(conn, start or date(2000, 1, 1), end or date(2999, 12, 31), symbol)
         jobs: list[tuple[date, Work | None]] = [(day, planned[day]) for day in sorted(planned)]

@@ -120,6 +120,9 @@ written AS (
     WHERE NOT EXISTS (
         SELECT 1 FROM swing_bars_10m b
         WHERE b.symbol = c.symbol AND b.bar_time = c.bar_time AND b.origin = c.origin
+          -- the day's bounds again (every c.bar_time is inside them): without them the planner
+          -- hashes the whole partition, a month of bars, to probe one day
+          AND b.bar_time >= %(lo)s::timestamptz AND b.bar_time < %(hi)s::timestamptz
           AND (b.open, b.high, b.low, b.close, b.volume, b.bar_count, b.coverage_ratio, b.bid_price,
                b.ask_price, b.quality_flag)
               IS NOT DISTINCT FROM (c.open, c.high, c.low, c.close, c.volume, c.bar_count, c.coverage_ratio,

@@ -87,6 +87,9 @@ written AS (
     WHERE NOT EXISTS (
         SELECT 1 FROM scalp_1m_bars b
         WHERE b.symbol = c.symbol AND b.bar_time = c.bar_time AND b.origin = 'derived'
+          -- the day's bounds again (every c.bar_time is inside them): without them the planner
+          -- hashes the whole partition, a month of bars, to probe one day
+          AND b.bar_time >= %(lo)s::timestamptz AND b.bar_time < %(hi)s::timestamptz
           AND (b.open, b.high, b.low, b.close, b.volume, b.tick_count, b.coverage_ratio, b.quality_flag)
               IS NOT DISTINCT FROM (c.open, c.high, c.low, c.close, c.volume, c.tick_count, c.coverage_ratio,
                                     c.quality_flag))

@@ -7,6 +7,8 @@
 -- Then the day's derived gaps of this scope are made equal to "want", touching only what differs
 -- (on the key (symbol, gap_start_ts, scope, origin); feed gaps have the symbol '*', migration 011);
 -- archived gaps are never selected. Answers one row: (written, deleted, computed).
+-- The big table's bounds are the parameters themselves, not the session CTE's columns: a join
+-- condition is unknown when planning, so no partition is pruned and the whole month is read.
 WITH session AS (
     SELECT %(open)s::timestamptz AS open, %(close)s::timestamptz AS close
     WHERE %(open)s::timestamptz IS NOT NULL
@@ -19,7 +21,8 @@ feed AS (
 points AS (
     SELECT t.symbol, t.event_time AS t
     FROM scalp_ticks t, session s
-    WHERE t.symbol = ANY(%(symbols)s::text[]) AND t.event_time >= s.open AND t.event_time <= s.close
+    WHERE t.symbol = ANY(%(symbols)s::text[])
+      AND t.event_time >= %(open)s::timestamptz AND t.event_time <= %(close)s::timestamptz
     UNION ALL SELECT y.symbol, s.open FROM unnest(%(symbols)s::text[]) AS y (symbol), session s
     UNION ALL SELECT y.symbol, s.close FROM unnest(%(symbols)s::text[]) AS y (symbol), session s
 ),
