@@ -338,6 +338,30 @@ def test_feed_gaps_equal_a_brute_force_scan(conn: Conn, threshold: float) -> Non
     assert want[-1][1] == at(MON, "15:30:00")
 
 
+@pytest.mark.parametrize("threshold", [37.3, 60.0, 95.0])
+def test_symbol_gaps_equal_a_brute_force_scan(conn: Conn, threshold: float) -> None:
+    """The SQL bins each symbol's ticks to avoid sorting them all; every silence must still be exact,
+    including ones exactly as long as the threshold (not gaps) and one millisecond longer."""
+    rng, edge = random.Random(threshold), round(threshold * 1_000_000)
+    series: dict[str, list[datetime]] = {}
+    for symbol in ("000001", "000002", "000003"):
+        t, times = at(MON, "09:00:00") + timedelta(seconds=rng.uniform(0, 90)), []
+        while t < at(MON, "11:00:00"):
+            times.append(t)
+            t += timedelta(microseconds=rng.choice((1, edge, edge + 1000, rng.randint(1, 3 * edge))))
+        series[symbol] = times
+    add_ticks(conn, [(s, x) for s, xs in series.items() for x in xs])
+    settings = DeriveSettings(feed_gap_seconds=1e6, symbol_gap_seconds=threshold)  # no feed gap: all no_trades
+    for symbol in series:
+        find_symbol_gaps(conn, symbol, MON, settings)
+    want = []
+    for symbol, times in series.items():
+        points = [at(MON, "09:00:00"), *times, at(MON, "15:30:00")]
+        want += [(symbol, a, b) for a, b in pairwise(points) if (b - a).total_seconds() > threshold]
+    assert [(g[0], g[1], g[2]) for g in gaps(conn, "symbol")] == want
+    assert any(b - a == timedelta(microseconds=edge + 1000) for _, a, b in want)  # the edge cases were drawn
+
+
 def test_changed_stretches_are_the_symmetric_difference_of_the_unions() -> None:
     """Where feed gaps changed is where exactly one of the old and new unions covers an instant
     (checked second by second on random gap sets, overlapping and touching ones included)."""

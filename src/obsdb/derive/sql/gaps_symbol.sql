@@ -19,10 +19,18 @@ feed AS (
     WHERE f.gap_lo >= s.open AND f.gap_lo <= s.close
 ),
 points AS (
-    SELECT t.symbol, t.event_time AS t
-    FROM scalp_ticks t, session s
-    WHERE t.symbol = ANY(%(symbols)s::text[])
-      AND t.event_time >= %(open)s::timestamptz AND t.event_time <= %(close)s::timestamptz
+    -- Exact without sorting every tick (as gaps_feed.sql): a symbol's ticks are binned into buckets
+    -- as wide as the threshold, and only each bucket's first and last tick are points. Two ticks of
+    -- one bucket are less than the threshold apart, so every qualifying silence runs from one
+    -- non-empty bucket's last tick to the next one's first, which are both kept; a bucket's own
+    -- first-to-last edge never qualifies (a lone tick gives a zero-length edge).
+    SELECT b.symbol, x.t
+    FROM (SELECT t.symbol, min(t.event_time) AS first_ts, max(t.event_time) AS last_ts
+          FROM scalp_ticks t
+          WHERE t.symbol = ANY(%(symbols)s::text[])
+            AND t.event_time >= %(open)s::timestamptz AND t.event_time <= %(close)s::timestamptz
+          GROUP BY t.symbol, date_bin(make_interval(secs => %(threshold)s), t.event_time, %(open)s::timestamptz)) b
+    CROSS JOIN LATERAL (VALUES (b.first_ts), (b.last_ts)) AS x (t)
     UNION ALL SELECT y.symbol, s.open FROM unnest(%(symbols)s::text[]) AS y (symbol), session s
     UNION ALL SELECT y.symbol, s.close FROM unnest(%(symbols)s::text[]) AS y (symbol), session s
 ),
