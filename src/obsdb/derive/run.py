@@ -184,7 +184,10 @@ def _prepare_reads(conn: psycopg.Connection[Any]) -> None:
         except psycopg.errors.InsufficientPrivilege:
             conn.rollback()
     for schema, table in conn.execute(load_sql("run_stale_tables"), {"tables": list(READ_TABLES)}).fetchall():
-        conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(schema, table)))  # non-owner: a WARNING
+        try:  # SKIP_LOCKED: never wait behind retention or another ANALYZE; a non-owner gets a WARNING
+            conn.execute(sql.SQL("ANALYZE (SKIP_LOCKED) {}").format(sql.Identifier(schema, table)))
+        except psycopg.errors.UndefinedTable:  # retired by retention meanwhile
+            continue
 
 
 def derive(conn: psycopg.Connection[Any], *, start: date | None = None, end: date | None = None,
