@@ -71,7 +71,7 @@ class Day:
     indexes_mb: float
     database_mb: float
     probe_rows_per_s: float
-    server: dict[str, int]
+    server: Counters
 
     @property
     def load_vs_probe(self) -> float:
@@ -167,7 +167,7 @@ def one_day(number: int, n: int, day: date, ticks: Ticks, work: Path, url: str, 
     load_s = float(report["seconds"])
     loaded = int(report["rows_loaded"])
     derive = report.get("derive") or {}
-    server = asdict(counters(url) - before)
+    server = counters(url) - before
     ticks_mb, bars_mb, stats_mb, idx_mb, db_mb = sizes(url)
     return Day(number, day.isoformat(), loaded, load_s, loaded / load_s if load_s else 0.0,
                float(derive.get("seconds", 0.0)), wall, rss, ticks_mb, bars_mb, stats_mb, idx_mb, db_mb,
@@ -180,7 +180,7 @@ def line(d: Day) -> str:
             f"1m bars {d.bars_1m_mb:,.0f} MB, stats {d.stats_mb:,.0f} MB (indexes {d.indexes_mb:,.0f} MB), "
             f"db {d.database_mb:,.0f} MB\n"
             f"        probe {d.probe_rows_per_s:>9,.0f} rows/s, load/probe {d.load_vs_probe:.2f} | "
-            f"{server_line(Counters(**d.server))}")
+            f"{server_line(d.server)}")
 
 
 def server_line(c: Counters) -> str:

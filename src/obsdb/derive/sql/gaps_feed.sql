@@ -11,17 +11,17 @@
 -- tick to the next non-empty bucket's first tick. The open and the close join as pseudo-buckets;
 -- kind tells them (-1 open, 1 close) from ticks (0), which names the reason. Ties give zero-length
 -- edges, which never qualify.
--- The big table's bounds are the parameters themselves, not the session CTE's columns: a join
--- condition is unknown when planning, so no partition is pruned and the whole month is read.
+-- The big table is bounded by the parameters themselves, not by the session CTE's columns (a join
+-- condition is unknown when planning: the whole month was read); a NULL open matches no row.
 WITH session AS (
     SELECT %(open)s::timestamptz AS open, %(close)s::timestamptz AS close
     WHERE %(open)s::timestamptz IS NOT NULL
 ),
 buckets AS (
     SELECT min(t.event_time) AS first_ts, max(t.event_time) AS last_ts, 0 AS kind
-    FROM scalp_ticks t, session s
+    FROM scalp_ticks t
     WHERE t.event_time >= %(open)s::timestamptz AND t.event_time <= %(close)s::timestamptz
-    GROUP BY date_bin(make_interval(secs => %(threshold)s), t.event_time, s.open)
+    GROUP BY date_bin(make_interval(secs => %(threshold)s), t.event_time, %(open)s::timestamptz)
     UNION ALL SELECT open, open, -1 FROM session
     UNION ALL SELECT close, close, 1 FROM session
 ),

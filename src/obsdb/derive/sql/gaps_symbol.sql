@@ -7,8 +7,8 @@
 -- Then the day's derived gaps of this scope are made equal to "want", touching only what differs
 -- (on the key (symbol, gap_start_ts, scope, origin); feed gaps have the symbol '*', migration 011);
 -- archived gaps are never selected. Answers one row: (written, deleted, computed).
--- The big table's bounds are the parameters themselves, not the session CTE's columns: a join
--- condition is unknown when planning, so no partition is pruned and the whole month is read.
+-- The big table is bounded by the parameters themselves, not by the session CTE's columns (a join
+-- condition is unknown when planning: the whole month was read); a NULL open matches no row.
 WITH session AS (
     SELECT %(open)s::timestamptz AS open, %(close)s::timestamptz AS close
     WHERE %(open)s::timestamptz IS NOT NULL
