@@ -4,8 +4,8 @@
 -- gaps, read once per day (they are cross-symbol), merged into disjoint ranges; now = the
 -- transaction's time, for computed_at.
 -- Answers one row per symbol: (symbol, written, deleted, computed, first written or deleted bar_time).
-WITH ticks AS (
-    SELECT symbol, date_bin('1 minute', coalesce(exchange_time, event_time), %(lo)s::timestamptz) AS bar_time,
+WITH ticks AS (  -- symbols sorted and grouped bytewise (C): the same groups, a cheaper sort
+    SELECT symbol COLLATE "C" AS symbol, date_bin('1 minute', coalesce(exchange_time, event_time), %(lo)s::timestamptz) AS bar_time,
            coalesce(exchange_time, event_time) AS t, event_time, last_price, cum_volume, volume
     FROM scalp_ticks
     -- event_time bounds prune partitions and use the key; the tick's own time decides its day
@@ -15,7 +15,7 @@ WITH ticks AS (
       AND coalesce(exchange_time, event_time) >= %(lo)s::timestamptz
       AND coalesce(exchange_time, event_time) < %(hi)s::timestamptz
       AND last_price IS NOT NULL
-      AND quality_flag !~ '(^|,)(suspect|outside_session|non_trading_day)(,|$)'
+      AND (quality_flag = 'normal' OR quality_flag !~ '(^|,)(suspect|outside_session|non_trading_day)(,|$)')
       AND %(close)s::timestamptz IS NOT NULL
 ),
 ordered AS (
@@ -65,7 +65,7 @@ silent AS (  -- seconds of each bar inside a feed gap (the gaps are disjoint, so
     GROUP BY v.symbol, v.bar_time
 ),
 computed AS (
-    SELECT v.symbol, v.bar_time, v.open, v.high, v.low, v.close,
+    SELECT v.symbol COLLATE "default" AS symbol, v.bar_time, v.open, v.high, v.low, v.close,
            CASE WHEN v.raw_volume >= 0 THEN v.raw_volume END::bigint AS volume,
            v.tick_count::integer AS tick_count,
            round(1 - coalesce(s.seconds, 0) / 60, 4) AS coverage_ratio,

@@ -110,14 +110,16 @@ sums AS MATERIALIZED (  -- one row per (bar, window length) the scope writes: th
     WHERE s.window_minutes IS NOT NULL
 ),
 moments AS MATERIALIZED (  -- exact central moments as double: m2 = n*M2, m3 = n^2*M3, m4 = n^3*M4;
-                           -- q_x, q_v: n(n-1) times the sample variance of close and of volume
+                           -- q_x, q_v: n(n-1) times the sample variance of close and of volume.
+                           -- Factored (Horner) over s1 and a = s1^2, each computed once (OFFSET 0
+                           -- keeps the subquery from being inlined): numeric products are exact, so
+                           -- the values are those of the expanded sums, for fewer wide multiplications
     SELECT symbol, window_minutes, bar_time, n_bars, n, n_v, sx, s_tr, sv, pv3, price_min, price_max,
-           (s1 / nullif(n, 0))::float8 AS mean, m2n > 0 AS spread,
-           m2n::float8 AS m2,
-           (n * n * s3 - 3 * n * s1 * s2 + 2 * s1 * s1 * s1)::float8 AS m3,
-           (n * n * n * s4 - 4 * n * n * s1 * s3 + 6 * n * s1 * s1 * s2 - 3 * s1 * s1 * s1 * s1)::float8 AS m4,
+           (s1 / nullif(n, 0))::float8 AS mean, m2n > 0 AS spread, m2n::float8 AS m2,
+           (nn * nn * s3 + s1 * (2 * a - 3 * nn * s2))::float8 AS m3,
+           (nn * nn * nn * s4 + s1 * (s1 * (6 * nn * s2 - 3 * a) - 4 * nn * nn * s3))::float8 AS m4,
            n_bars * sx2 - sx * sx AS q_x, n_v * sv2 - sv * sv AS q_v
-    FROM (SELECT s.*, n * s2 - s1 * s1 AS m2n FROM sums s) m
+    FROM (SELECT s.*, n::numeric AS nn, s1 * s1 AS a, n * s2 - s1 * s1 AS m2n FROM sums s OFFSET 0) m
 ),
 stats AS (  -- avg and stddev_samp as PostgreSQL computes them (numeric division, then sqrt)
     SELECT symbol, window_minutes, bar_time,
@@ -178,7 +180,9 @@ updated AS (
         hl_range = s.hl_range, volume_mean = s.volume_mean, volume_stddev = s.volume_stddev,
         vwap = s.vwap, computed_at = %(now)s::timestamptz
     FROM stats s
-    WHERE (s.symbol, s.window_minutes, s.bar_time) IN (SELECT e.symbol, e.window_minutes, e.bar_time FROM existing e)
+    -- EXISTS: a one-time filter, so a fresh day (no existing keys) probes no key at all
+    WHERE EXISTS (SELECT FROM existing)
+      AND (s.symbol, s.window_minutes, s.bar_time) IN (SELECT e.symbol, e.window_minutes, e.bar_time FROM existing e)
       AND t.symbol = s.symbol AND t.source_table = %(source_table)s AND t.window_minutes = s.window_minutes
       AND t.bar_time = s.bar_time
       AND t.bar_time >= %(lo)s::timestamptz AND t.bar_time < %(hi)s::timestamptz
