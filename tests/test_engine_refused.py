@@ -1,13 +1,16 @@
 """A statement the engine refuses (Citus's 'not supported', SQLSTATE 0A000 / XX000) ends the CLI
-with one clear message and exit code 7, never a traceback or a connection string."""
+with one clear message and exit code 7, never a traceback or a connection string; and any failure
+ends with obsdb's one message, not psycopg's cleanup warnings besides it."""
 
 from __future__ import annotations
+
+import logging
 
 import psycopg
 import pytest
 
 from obsdb import cli
-from obsdb.errors import engine_refused
+from obsdb.errors import DatabaseUnavailable, engine_refused
 from tests.helpers import obsdb_env, query, run_obsdb
 
 pytestmark = pytest.mark.db
@@ -75,3 +78,23 @@ def test_any_other_server_error_is_explained_without_a_traceback(db: str, monkey
     err = capsys.readouterr().err
     flat = " ".join(err.split())  # rich wraps long lines
     assert "SQLSTATE 55P03" in flat and "running the command again is safe" in flat and "Traceback" not in err
+
+
+def test_psycopg_cleanup_errors_after_a_lost_connection_are_not_a_second_message(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """A connection killed inside COPY: psycopg logs the errors of its own cleanup on the way out
+    (seen in test_promise_outage); the user must get obsdb's one message, not those too."""
+    psycopg_log = logging.getLogger("psycopg")
+
+    def app() -> None:
+        psycopg_log.warning("error ignored in rollback of %s: %s", "<Transaction>",
+                            "another command is already in progress")
+        psycopg_log.warning("error ignored terminating %s: %s", "<Copy>", "consuming input failed")
+        psycopg_log.warning("some other psycopg warning")
+        raise DatabaseUnavailable("lost PostgreSQL while loading x.jsonl")
+
+    monkeypatch.setattr(cli, "app", app)
+    with caplog.at_level(logging.WARNING, logger="psycopg"), pytest.raises(SystemExit) as done:
+        cli.main()
+    assert done.value.code == 3
+    assert [r.getMessage() for r in caplog.records if r.name == "psycopg"] == ["some other psycopg warning"]

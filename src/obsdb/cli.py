@@ -342,11 +342,16 @@ def _fail(exc: ObsdbError) -> NoReturn:
     sys.exit(exc.exit_code)
 
 
+def _not_a_cleanup_error(record: logging.LogRecord) -> bool:
+    """A connection lost mid-statement makes psycopg log the errors of its own cleanup ("error
+    ignored terminating <Copy>", "error ignored in rollback of <Transaction>") on its way out. The
+    error itself is reported once by main(), so those lines would only be more, cryptic messages."""
+    return not record.getMessage().startswith("error ignored ")
+
+
 def main() -> None:
     """Entry point: expected failures print one clear message and no traceback."""
-    # A connection lost inside COPY makes psycopg log "error ignored terminating <Copy>" on its way
-    # out: the error itself is reported below, so that line would only be a second, cryptic message.
-    logging.getLogger("psycopg").addFilter(lambda r: not r.getMessage().startswith("error ignored terminating"))
+    logging.getLogger("psycopg").addFilter(_not_a_cleanup_error)
     try:
         app()  # standalone: Typer prints usage errors and turns typer.Exit into the exit code
     except ObsdbError as exc:
