@@ -349,9 +349,17 @@ def _not_a_cleanup_error(record: logging.LogRecord) -> bool:
     return not record.getMessage().startswith("error ignored ")
 
 
+def _quiet_psycopg_cleanup() -> None:
+    """Filter every psycopg logger, not only "psycopg": a logger's filter does not see what its
+    children log (the rollback warning comes from "psycopg.transaction"). All are imported by now."""
+    for name in list(logging.root.manager.loggerDict):
+        if name == "psycopg" or name.startswith("psycopg."):
+            logging.getLogger(name).addFilter(_not_a_cleanup_error)
+
+
 def main() -> None:
     """Entry point: expected failures print one clear message and no traceback."""
-    logging.getLogger("psycopg").addFilter(_not_a_cleanup_error)
+    _quiet_psycopg_cleanup()
     try:
         app()  # standalone: Typer prints usage errors and turns typer.Exit into the exit code
     except ObsdbError as exc:
