@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 
@@ -31,13 +31,13 @@ from obsdb.load.follow import follow as run_follow
 from obsdb.load.pipeline import Progress
 from obsdb.load.report import RunReport
 from obsdb.load.run import Start, ensure_schema, load_paths
-from obsdb.portfolio import executions as pf_executions
-from obsdb.portfolio import plan as pf_plan
-from obsdb.portfolio import valuation as pf_valuation
-from obsdb.portfolio.common import PortfolioError
-from obsdb.report.build import ReportError, ReportOptions, ReportResult, build_report
-from obsdb.retention import run as retention_run
-from obsdb.status import StatusReport, collect
+
+if TYPE_CHECKING:  # imported where used: `migrate` every minute need not load them (start-up time)
+    from obsdb.portfolio import plan as pf_plan
+    from obsdb.portfolio import valuation as pf_valuation
+    from obsdb.report.build import ReportOptions, ReportResult
+    from obsdb.retention import run as retention_run
+    from obsdb.status import StatusReport
 
 
 @contextmanager
@@ -93,6 +93,8 @@ def init(*, plan_only: bool = False, distributed: bool = False, settings: Settin
 
 def status(*, exact: bool = False, settings: Settings | None = None) -> StatusReport:
     """What the database holds, table by table, and where it came from."""
+    from obsdb.status import collect
+
     with connection(settings) as (target, conn):
         return collect(conn, display=target.display, exact=exact)
 
@@ -189,6 +191,8 @@ def rejects(*, path_contains: str | None = None, limit: int = 50,
 
 def report(options: ReportOptions | None = None, *, settings: Settings | None = None) -> ReportResult:
     """Write the self-contained HTML report (coverage, gaps, candles, loads, portfolio); read-only."""
+    from obsdb.report.build import ReportError, ReportOptions, build_report
+
     with connection(settings, create_missing=False) as (target, conn):
         conn.read_only = True  # the report only reads; a bug here can never write
         if schema.plan(conn).current_version is None:
@@ -201,6 +205,8 @@ def retention(options: retention_run.Options, *, reload_retired: bool = False,
               settings: Settings | None = None) -> retention_run.RetentionReport:
     """Retire time partitions older than the window (docs/retention.md); or, with ``reload_retired``,
     mark the tables' retired ranges loadable again. ``dry_run`` changes nothing."""
+    from obsdb.retention import run as retention_run
+
     with connection(settings, autocommit=True, create_missing=False) as (target, conn):
         pending = schema.plan(conn).pending
         if pending and (options.dry_run or schema.plan(conn).current_version is None):
@@ -217,6 +223,8 @@ def retention(options: retention_run.Options, *, reload_retired: bool = False,
 
 def _portfolio_ready(conn: psycopg.Connection[Any], display: str) -> None:
     """The portfolio questions need migration 010; say how to get it instead of an SQL error."""
+    from obsdb.portfolio.common import PortfolioError
+
     if any(m.version <= 10 for m in schema.plan(conn).pending):
         raise PortfolioError(f"{display} is not at the current obsdb schema: run `obsdb init` first.")
 
@@ -224,6 +232,8 @@ def _portfolio_ready(conn: psycopg.Connection[Any], display: str) -> None:
 def portfolio_status(*, account: str | None = None, at: datetime | None = None,
                      settings: Settings | None = None) -> pf_valuation.Valuation:
     """The account's snapshot in force at ``at`` (default now) valued, weighed and checked (docs/portfolio.md)."""
+    from obsdb.portfolio import valuation as pf_valuation
+
     with connection(settings, create_missing=False) as (target, conn):
         _portfolio_ready(conn, target.display)
         return pf_valuation.value(conn, account, at or datetime.now(UTC))
@@ -232,6 +242,9 @@ def portfolio_status(*, account: str | None = None, at: datetime | None = None,
 def portfolio_plan(*, account: str | None = None, at: datetime | None = None, write: bool = False,
                    settings: Settings | None = None) -> pf_plan.Plan:
     """The rebalance orders for the account at ``at``; ``write`` stores them (idempotent)."""
+    from obsdb.portfolio import plan as pf_plan
+    from obsdb.portfolio import valuation as pf_valuation
+
     when = at or datetime.now(UTC)
     with connection(settings, create_missing=False) as (target, conn):
         _portfolio_ready(conn, target.display)
@@ -242,6 +255,8 @@ def portfolio_plan(*, account: str | None = None, at: datetime | None = None, wr
 def portfolio_executions(*, plan: str | None = None, account: str | None = None,
                          settings: Settings | None = None) -> dict[str, Any]:
     """Fills, implied status and slippage per order of ``plan`` (default: the latest plan)."""
+    from obsdb.portfolio import executions as pf_executions
+
     with connection(settings, create_missing=False) as (target, conn):
         _portfolio_ready(conn, target.display)
         return pf_executions.execution_quality(conn, plan, account)

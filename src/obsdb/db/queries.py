@@ -123,12 +123,28 @@ WHERE (%(path)s::text IS NULL OR r.path LIKE %(path)s)
 ORDER BY r.rejected_at DESC, r.file_id, r.line_no
 LIMIT %(limit)s
 """
-#: Mark (symbol, KST date) pairs as needing derive: symbols x every KST date in [lo, hi].
+#: Before a batch marks days: hold off a derive of them (run_day_begin.sql takes the same key
+#: exclusively; on Citus the key -1, for every day) until this batch commits. Without it a derive
+#: could take a mark this batch leaves in place and read the day before these rows commit.
+MARK_DAYS_LOCK: LiteralString = """
+SELECT pg_advisory_xact_lock_shared(hashtext('obsdb.derive.day'), k)
+FROM (SELECT -1 AS k
+      UNION ALL
+      SELECT d::date - date '2000-01-01'
+      FROM generate_series((%(lo)s::timestamptz AT TIME ZONE 'Asia/Seoul')::date,
+                           (%(hi)s::timestamptz AT TIME ZONE 'Asia/Seoul')::date, interval '1 day') AS d) AS days
+ORDER BY k
+"""
+#: Mark (symbol, KST date) pairs as needing derive: symbols x every KST date in [lo, hi], changed
+#: from %(lo)s on (013: merged with least; NULL, the whole day, wins). A mark is rewritten only to
+#: move its ``since`` earlier; the sorted input locks marks in one order in every loader.
 MARK_DIRTY: LiteralString = """
-INSERT INTO obsdb_derive_dirty (symbol, kst_date, source_table)
-SELECT s.symbol, d::date, %(table)s
+INSERT INTO obsdb_derive_dirty AS m (symbol, kst_date, source_table, since)
+SELECT s.symbol, d::date, %(table)s, %(lo)s::timestamptz
 FROM unnest(%(symbols)s::text[]) AS s(symbol),
      generate_series((%(lo)s::timestamptz AT TIME ZONE 'Asia/Seoul')::date,
                      (%(hi)s::timestamptz AT TIME ZONE 'Asia/Seoul')::date, interval '1 day') AS d
-ON CONFLICT DO NOTHING
+ORDER BY 1, 2
+ON CONFLICT (symbol, kst_date, source_table) DO UPDATE SET since = least(m.since, EXCLUDED.since)
+    WHERE m.since IS NOT NULL AND EXCLUDED.since < m.since
 """

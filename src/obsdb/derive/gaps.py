@@ -11,9 +11,9 @@ statements as arrays, never joined into them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from itertools import pairwise
 from typing import Any
 
@@ -79,19 +79,62 @@ def _threshold(scope: str, value: float) -> float:
     return value
 
 
-def feed_gaps(conn: psycopg.Connection[Any], day: Day, settings: DeriveSettings) -> Changes:
-    """Silences of the whole feed (symbol '*', scope 'feed') in the session of ``day``."""
+def feed_anchor(conn: psycopg.Connection[Any], day: Day, settings: DeriveSettings,
+                since: datetime | None) -> datetime | None:
+    """Where the feed gaps of ``day`` must be recomputed from when every new tick lies at or after
+    ``since`` (gaps_feed_anchor.sql says why it is exact); None: the whole day."""
+    if since is None or day.open is None or day.close is None:
+        return None
+    f = min(since, day.close)
+    f_lo = f - timedelta(seconds=_threshold("feed", settings.feed_gap_seconds))
+    if f_lo <= day.open:
+        return None
+    row = conn.execute(load_sql("gaps_feed_anchor"), {"open": day.open, "f": f, "f_lo": f_lo}).fetchone()
+    start: datetime | None = row[0] if row else None
+    return start if start is not None and start > day.open else None
+
+
+def feed_gaps(conn: psycopg.Connection[Any], day: Day, settings: DeriveSettings,
+              start: datetime | None = None) -> Changes:
+    """Silences of the whole feed (symbol '*', scope 'feed') in the session of ``day``; with
+    ``start`` (:func:`feed_anchor`), only those from it on."""
     return counted(conn, "gaps_feed", day.params(
-        threshold=_threshold("feed", settings.feed_gap_seconds), now=transaction_time(conn)))
+        threshold=_threshold("feed", settings.feed_gap_seconds), now=transaction_time(conn), start=start))
+
+
+def symbol_anchors(conn: psycopg.Connection[Any], day: Day, settings: DeriveSettings,
+                   since: Mapping[str, datetime | None]) -> dict[str, datetime]:
+    """:func:`feed_anchor` per symbol, for the symbols whose gaps need not be rebuilt whole (those
+    left out are). ``since``: where each symbol's day changed, None for anywhere."""
+    if day.open is None or day.close is None:
+        return {}
+    limit = timedelta(seconds=_threshold("symbol", settings.symbol_gap_seconds))
+    ends = {s: min(t, day.close) for s, t in since.items() if t is not None}
+    ends = {s: f for s, f in sorted(ends.items()) if f - limit > day.open}
+    if not ends:
+        return {}
+    rows = conn.execute(load_sql("gaps_symbol_anchor"), {
+        "symbols": list(ends), "f": list(ends.values()), "f_lo": [f - limit for f in ends.values()],
+        "open": day.open, "close": day.close}).fetchall()
+    return {s: start for s, start in rows if start is not None and start > day.open}
 
 
 def symbol_gaps(conn: psycopg.Connection[Any], symbols: Iterable[str], day: Day, settings: DeriveSettings,
-                feed: FeedGaps | None = None) -> Changes:
-    """Silences of each of ``symbols`` (scope 'symbol'), one statement for all; after :func:`feed_gaps`."""
+                feed: FeedGaps | None = None, anchors: Mapping[str, datetime] | None = None) -> Changes:
+    """Silences of each of ``symbols`` (scope 'symbol'), after :func:`feed_gaps`: one statement for
+    those rebuilt whole, one for those recomputed from their ``anchors`` (:func:`symbol_anchors`)."""
     feed = feed if feed is not None else read_feed_gaps(conn, day)
-    return counted(conn, "gaps_symbol", day.params(
-        symbols=sorted_list(symbols), threshold=_threshold("symbol", settings.symbol_gap_seconds),
-        feed_lo=feed.starts, feed_hi=feed.ends, now=transaction_time(conn)))
+    anchors = anchors or {}
+    params = day.params(threshold=_threshold("symbol", settings.symbol_gap_seconds),
+                        feed_lo=feed.starts, feed_hi=feed.ends, now=transaction_time(conn))
+    whole, total = sorted_list(s for s in symbols if s not in anchors), Changes()
+    if whole:
+        total += counted(conn, "gaps_symbol", {**params, "symbols": whole})
+    if anchors:
+        part = sorted(anchors.items())
+        total += counted(conn, "gaps_symbol_since", {
+            **params, "symbols": [s for s, _ in part], "starts": [t for _, t in part]})
+    return total
 
 
 def swing_gaps(conn: psycopg.Connection[Any], day: Day, settings: DeriveSettings) -> Changes:

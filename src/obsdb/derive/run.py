@@ -32,6 +32,7 @@ from obsdb.derive.outcomes import fill_outcomes
 from obsdb.load.run import finish_run, start_run
 
 Work = dict[str, set[str]]  # source table -> symbols
+Since = dict[str, datetime | None]  # tick symbol -> where its day changed (None: anywhere)
 
 
 @dataclass
@@ -70,12 +71,16 @@ class DeriveReport:
         }
 
 
-def _work_from_marks(conn: psycopg.Connection[Any], day: date) -> Work:
-    """Take (delete) the day's marks: {source table: symbols}. Inside the day's transaction."""
+def _work_from_marks(conn: psycopg.Connection[Any], day: date) -> tuple[Work, Since]:
+    """Take (delete) the day's marks: {source table: symbols}, and where each symbol's ticks changed
+    (None: anywhere in the day). Inside the day's transaction."""
     work: Work = defaultdict(set)
-    for symbol, source in conn.execute(load_sql("run_take_marks"), {"day": day}).fetchall():
+    since: Since = {}
+    for symbol, source, at in conn.execute(load_sql("run_take_marks"), {"day": day}).fetchall():
         work[source].add(symbol)
-    return work
+        if source == "scalp_ticks":
+            since[symbol] = at
+    return work, since
 
 
 def _work_in_range(conn: psycopg.Connection[Any], start: date, end: date, symbol: str | None) -> dict[date, Work]:
@@ -86,32 +91,47 @@ def _work_in_range(conn: psycopg.Connection[Any], start: date, end: date, symbol
     return found
 
 
+def _tick_gaps(conn: psycopg.Connection[Any], d: Day, ticks: set[str], polls: set[str], settings: DeriveSettings,
+               since: Since | None, report: DeriveReport) -> tuple[gaps.FeedGaps, set[str]]:
+    """Feed gaps, then what their change moves for the other symbols, then the symbols' own gaps:
+    each from its anchor where ``since`` allows one (never on Citus: whole days, docs/derive.md).
+    Answers the day's feed gaps and the symbols whose bars the moved feed gaps touched."""
+    marks = since if since is not None and not is_citus(conn) else {}
+    known = {s: marks.get(s) for s in ticks}  # None: the whole day
+    changed_at = [t for t in known.values() if t is not None]
+    earliest = min(changed_at) if changed_at and len(changed_at) == len(known) else None
+    before = gaps.read_feed_gaps(conn, d)
+    moved = gaps.feed_gaps(conn, d, settings, gaps.feed_anchor(conn, d, settings, earliest))
+    report.gaps += moved
+    feed = gaps.read_feed_gaps(conn, d) if moved.written or moved.deleted else before
+    changed = gaps.changed_stretches(before, feed)
+    anchors = gaps.symbol_anchors(conn, d, settings, known)
+    report.gaps += gaps.refresh_reasons(conn, d, changed, feed, skip=ticks - anchors.keys())
+    one, ten, touched = bars.refresh_coverage(conn, d, changed, feed, skip_1m=ticks, skip_10m=ticks | polls)
+    report.bars_1m += one
+    report.bars_10m += ten
+    report.gaps += gaps.symbol_gaps(conn, ticks, d, settings, feed, anchors)
+    return feed, touched
+
+
 def _derive_day(conn: psycopg.Connection[Any], day: date, work: Work, settings: DeriveSettings,
-                whole: bool) -> DeriveReport:
-    """Recompute one day in the caller's transaction. ``whole``: every statistic of the symbols of
-    ``work`` (a rebuild), else only from each symbol's first changed bar on."""
+                since: Since | None) -> DeriveReport:
+    """Recompute one day in the caller's transaction. ``since``: where each tick symbol's day
+    changed (its gaps are recomputed from an anchor before it, gaps.symbol_anchors; its statistics
+    from its first changed bar); None, a rebuild: the whole day of every symbol of ``work``."""
     d, report = Day.of(day), DeriveReport(days=[day])
     ticks, polls = set(work.get("scalp_ticks", ())), set(work.get("swing_snapshots", ()))
     feed, touched = None, set[str]()
     if ticks:
-        before = gaps.read_feed_gaps(conn, d)
-        moved = gaps.feed_gaps(conn, d, settings)
-        report.gaps += moved
-        feed = gaps.read_feed_gaps(conn, d) if moved.written or moved.deleted else before
-        changed = gaps.changed_stretches(before, feed)
-        report.gaps += gaps.refresh_reasons(conn, d, changed, feed, skip=ticks)
-        one, ten, touched = bars.refresh_coverage(conn, d, changed, feed, skip_1m=ticks, skip_10m=ticks | polls)
-        report.bars_1m += one
-        report.bars_10m += ten
-        report.gaps += gaps.symbol_gaps(conn, ticks, d, settings, feed)
+        feed, touched = _tick_gaps(conn, d, ticks, polls, settings, since, report)
     minutes = bars.minute_bars(conn, ticks, d, feed) if ticks else bars.Built(Changes(), {})
     report.bars_1m += minutes.changes
     report.outcomes += fill_outcomes(conn, day, ticks | touched)  # the day's 1-minute bars are final
     tens = bars.ten_minute_bars(conn, ticks | polls, d, feed)
     report.bars_10m += tens.changes
     for built, symbols, table in ((minutes, ticks, "scalp_1m_bars"), (tens, ticks | polls, "swing_bars_10m")):
-        since: dict[str, datetime | None] = dict.fromkeys(symbols) if whole else dict(built.first_changed)
-        report.stats += stats.rolling_stats_of(conn, since, d, table)
+        first: dict[str, datetime | None] = dict.fromkeys(symbols) if since is None else dict(built.first_changed)
+        report.stats += stats.rolling_stats_of(conn, first, d, table)
     if polls:
         report.gaps += gaps.swing_gaps(conn, d, settings)
     report.symbols = ticks | polls | touched
@@ -122,12 +142,12 @@ def _one_day(conn: psycopg.Connection[Any], day: date, planned: Work | None, set
     """One day, ONE transaction: its marks are taken in it, so they go only with the new rows."""
     with conn.transaction():
         conn.execute(load_sql("run_day_begin"), {"day": day, "one_at_a_time": is_citus(conn)})
-        work = _work_from_marks(conn, day)
+        work, since = _work_from_marks(conn, day)
         for source, symbols in (planned or {}).items():  # a rebuild takes the day's pending marks too
             work[source] |= symbols
         if not work:
             return DeriveReport()
-        return _derive_day(conn, day, work, settings, whole=planned is not None)
+        return _derive_day(conn, day, work, settings, None if planned is not None else since)
 
 
 def _in_parallel(conninfo: str, jobs: list[tuple[date, Work | None]], settings: DeriveSettings,
@@ -163,9 +183,9 @@ def _in_parallel(conninfo: str, jobs: list[tuple[date, Work | None]], settings: 
     return total
 
 
-#: what derive reads, so what _prepare_reads keeps summarised and analysed
-READ_TABLES = ("scalp_ticks", "swing_snapshots", "scalp_1m_bars", "swing_bars_10m", "scalp_gaps",
-               "analysis_rolling_stats")
+#: what derive writes (and reads again), and what it reads of the loader's
+WRITTEN_TABLES = ("scalp_1m_bars", "swing_bars_10m", "scalp_gaps", "analysis_rolling_stats")
+READ_TABLES = ("scalp_ticks", "swing_snapshots", *WRITTEN_TABLES)
 
 
 def _prepare_reads(conn: psycopg.Connection[Any]) -> None:
@@ -183,7 +203,11 @@ def _prepare_reads(conn: psycopg.Connection[Any]) -> None:
             conn.execute("SELECT brin_summarize_new_values(%s::regclass)", (index,))
         except psycopg.errors.InsufficientPrivilege:
             conn.rollback()
-    for schema, table in conn.execute(load_sql("run_stale_tables"), {"tables": list(READ_TABLES)}).fetchall():
+    _analyze_stale(conn, READ_TABLES)
+
+
+def _analyze_stale(conn: psycopg.Connection[Any], tables: tuple[str, ...]) -> None:
+    for schema, table in conn.execute(load_sql("run_stale_tables"), {"tables": list(tables)}).fetchall():
         try:  # SKIP_LOCKED: never wait behind retention or another ANALYZE; a non-owner gets a WARNING
             conn.execute(sql.SQL("ANALYZE (SKIP_LOCKED) {}").format(sql.Identifier(schema, table)))
         except psycopg.errors.UndefinedTable:  # retired by retention meanwhile
@@ -215,6 +239,9 @@ def derive(conn: psycopg.Connection[Any], *, start: date | None = None, end: dat
         report = DeriveReport()
         for day, work in jobs:
             report.merge(_one_day(conn, day, work, settings))
+    if not report.nothing_to_do and not is_citus(conn):
+        # what this derive wrote, analysed now: else the next derive (a live increment) pays for it
+        _analyze_stale(conn, WRITTEN_TABLES)
     report.seconds = time.perf_counter() - started
     if not report.nothing_to_do:
         report.run_id = start_run(conn, "derive", {"start": str(start), "end": str(end), "symbol": symbol},

@@ -229,17 +229,21 @@ class Writer:
     def _mark_dirty(self, table: str, columns: Sequence[str], rows: Sequence[Row],
                     span: tuple[datetime, datetime] | None, symbols: list[str]) -> None:
         """Tell derive which (symbol, KST date) changed, in the same transaction as the rows.
-        Symbols x the batch's date range: a batch spans a day or two, so this is nearly exact. A batch
-        that spans more (a stray time) is marked day by day, never every day in between."""
+        Symbols x the batch's date range, changed from its earliest time: a batch spans a day or two,
+        so this is nearly exact. A batch that spans more (a stray time) is marked day by day, never
+        every day in between. The days' derive locks are held (shared) until the batch commits."""
         at = columns.index(DIRTY_SOURCES[table])
         lo, hi = span or (min(r[at] for r in rows), max(r[at] for r in rows))
-        if hi - lo <= timedelta(days=2):
-            self.conn.execute(q.MARK_DIRTY, {"table": table, "symbols": symbols, "lo": lo, "hi": hi})
-            return
-        for day_rows in _by_day(rows, at).values():
-            times = [r[at] for r in day_rows]
-            self.conn.execute(q.MARK_DIRTY, {"table": table, "symbols": _symbols(day_rows),
-                                             "lo": min(times), "hi": max(times)})
+        marks = [(symbols, lo, hi)]
+        if hi - lo > timedelta(days=2):
+            marks = []
+            for day_rows in _by_day(rows, at).values():
+                times = [r[at] for r in day_rows]
+                marks.append((_symbols(day_rows), min(times), max(times)))
+            marks.sort(key=lambda m: m[1])
+        for marked, first, last in marks:
+            self.conn.execute(q.MARK_DAYS_LOCK, {"lo": first, "hi": last})
+            self.conn.execute(q.MARK_DIRTY, {"table": table, "symbols": marked, "lo": first, "hi": last})
 
     def _leave_out_retired(self, group: RowGroup) -> int:
         """Drop the rows whose time range was retired (docs/retention.md); return how many."""

@@ -1,6 +1,9 @@
 -- Feed gaps of one KST day: stretches of the regular session [open, close] with no tick from any
 -- symbol (any quality_flag) lasting at least %(threshold)s seconds. No session (open NULL): no rows.
--- Params: lo, hi = the KST day; open, close = its session; threshold; now = for computed_at.
+-- Params: lo, hi = the KST day; open, close = its session; threshold; now = for computed_at;
+-- start = NULL for the whole day, or an increment's anchor after the open (gaps_feed_anchor.sql):
+-- the gaps that start before it are unchanged, so only ticks from it on are read and only gaps
+-- starting at or after it are written or deleted (no open pseudo-bucket then: the open is before).
 -- Then the day's derived gaps of this scope are made equal to "want", touching only what differs
 -- (on the key (symbol, gap_start_ts, scope, origin); feed gaps have the symbol '*', migration 011);
 -- archived gaps are never selected. Answers one row: (written, deleted, computed).
@@ -20,9 +23,10 @@ WITH session AS (
 buckets AS (
     SELECT min(t.event_time) AS first_ts, max(t.event_time) AS last_ts, 0 AS kind
     FROM scalp_ticks t
-    WHERE t.event_time >= %(open)s::timestamptz AND t.event_time <= %(close)s::timestamptz
+    WHERE t.event_time >= greatest(%(open)s::timestamptz, %(start)s::timestamptz)
+      AND t.event_time <= %(close)s::timestamptz
     GROUP BY date_bin(make_interval(secs => %(threshold)s), t.event_time, %(open)s::timestamptz)
-    UNION ALL SELECT open, open, -1 FROM session
+    UNION ALL SELECT open, open, -1 FROM session WHERE %(start)s::timestamptz IS NULL
     UNION ALL SELECT close, close, 1 FROM session
 ),
 edges AS (
@@ -45,7 +49,8 @@ want AS (
 , gone AS (
     DELETE FROM scalp_gaps g
     WHERE g.origin = 'derived' AND g.scope = 'feed'
-      AND g.symbol = '*' AND g.gap_start_ts >= %(lo)s::timestamptz AND g.gap_start_ts < %(hi)s::timestamptz
+      AND g.symbol = '*' AND g.gap_start_ts >= coalesce(%(start)s::timestamptz, %(lo)s::timestamptz)
+      AND g.gap_start_ts < %(hi)s::timestamptz
       AND NOT EXISTS (SELECT 1 FROM want w
                       WHERE w.symbol = g.symbol AND w.gap_start_ts = g.gap_start_ts)
     RETURNING 1
