@@ -150,7 +150,7 @@ def _bookkeeping(conn: psycopg.Connection[Any], rng: random.Random, codes: list[
                       psycopg.types.json.Jsonb({"tables": {"scalp_1m_bars": 15_600, "scalp_gaps": 40}})))
         if i % 7:
             file_id = conn.execute(
-                "INSERT INTO obsdb_ingest_files (head_sha256, prefix_sha256, first_path, last_path) "
+                "INSERT INTO obsdb_ingest_files (head_sha256, prefix_digest, first_path, last_path) "
                 "VALUES (%s, %s, %s, %s) RETURNING file_id",
                 (f"h{i}", f"p{i}", *[f"data/assets/scalp/{day:%Y%m%d}_09.jsonl"] * 2),
             ).fetchone()[0]  # type: ignore[index]

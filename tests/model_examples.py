@@ -113,7 +113,8 @@ SQL_TYPES = r"double precision|numeric\(\d+, *\d+\)|timestamptz|bigint|integer|s
 COLUMN_TYPE = re.compile(rf"({SQL_TYPES})(?!\w)")
 TABLE_CONSTRAINT = re.compile(r"(PRIMARY KEY|UNIQUE|CHECK|FOREIGN KEY|EXCLUDE)\b")
 # a column added, dropped or changed (but SET NOT NULL, which _alter applies)
-COLUMN_CHANGE = re.compile(r"ALTER TABLE (?!obsdb_)[^;]*?\b((ADD|DROP)\s+COLUMN|ALTER\s+COLUMN(?!\s+\w+\s+SET\s+NOT\s+NULL))\b")
+COLUMN_CHANGE = re.compile(
+    r"ALTER TABLE (?!obsdb_)[^;]*?\b((ADD|DROP)\s+COLUMN|ALTER\s+COLUMN(?!\s+\w+\s+SET\s+NOT\s+NULL))\b")
 
 
 def _split_top_level(body: str) -> list[str]:

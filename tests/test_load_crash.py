@@ -32,7 +32,7 @@ LOCK_WAITERS = ("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND N
 
 
 def _ledger(db: str) -> list[tuple[object, ...]]:
-    return query(db, "SELECT head_sha256, prefix_sha256, loaded_bytes, loaded_lines, rows_loaded, duplicates, "
+    return query(db, "SELECT head_sha256, prefix_digest, loaded_bytes, loaded_lines, rows_loaded, duplicates, "
                      "rejected FROM obsdb_ingest_files ORDER BY head_sha256")
 
 

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import shutil
 from pathlib import Path
 
 import orjson
+import psycopg
 import pytest
 import zstandard
 
 from obsdb import api
+from obsdb.load.digest import digest_of
 from obsdb.load.report import RunReport
 from tests.helpers import query, settings_for, write_lines
 
@@ -69,6 +72,27 @@ def test_appended_file_is_read_from_where_the_last_run_stopped(db: str, tmp_path
     assert (f0.status, f0.resumed_at_line, f0.lines_read, f0.loaded, f0.duplicates) == ("appended", 6, 3, 3, 0)
     assert count(db) == 8
     assert query(db, "SELECT min(src_line), max(src_line) FROM scalp_ticks") == [(1, 8)]
+
+
+@pytest.mark.parametrize("digest", ["sha256", "wrong"])
+def test_a_ledger_row_from_before_014_is_checked_with_sha256_then_carries_the_new_digest(
+        db: str, tmp_path: Path, digest: str) -> None:
+    path = tmp_path / "t.jsonl"
+    path.write_bytes(b"".join(line(s) for s in range(5)))
+    migrate(db, path)
+    old = hashlib.sha256(path.read_bytes()).hexdigest() if digest == "sha256" else "0" * 64
+    with psycopg.connect(db) as conn:  # as a row written before 014 holds it
+        conn.execute("UPDATE obsdb_ingest_files SET prefix_digest = %s", (old,))
+    with path.open("ab") as f:
+        f.write(b"".join(line(s) for s in range(5, 8)))
+    f0 = migrate(db, path).files[0]
+    if digest == "sha256":  # the prefix is confirmed: resumed, not read again
+        assert (f0.status, f0.resumed_at_line, f0.loaded, f0.duplicates) == ("appended", 6, 3, 0)
+    else:  # not the prefix it was: read from the start, the first five lines are duplicates
+        assert (f0.loaded, f0.duplicates) == (3, 5)
+    assert query(db, "SELECT prefix_digest FROM obsdb_ingest_files WHERE loaded_bytes = %s",
+                 (path.stat().st_size,)) == [(digest_of(path.read_bytes()),)]
+    assert count(db) == 8
 
 
 def test_unterminated_last_line_waits_until_it_is_complete(db: str, tmp_path: Path) -> None:

@@ -55,7 +55,7 @@ ORDER BY ordinal_position
 """
 REJECTS = ("SELECT path, line_no, field, reason, raw_line FROM obsdb_rejects "
            "ORDER BY path COLLATE \"C\", line_no")
-LEDGER = ("SELECT head_sha256, prefix_sha256, loaded_bytes, loaded_lines, rejected FROM obsdb_ingest_files "
+LEDGER = ("SELECT head_sha256, prefix_digest, loaded_bytes, loaded_lines, rejected FROM obsdb_ingest_files "
           "ORDER BY head_sha256, loaded_bytes")
 #: Changes with every committed batch, derived day and run: "progress" for the kill schedule.
 PROGRESS = ("SELECT (SELECT coalesce(sum(loaded_lines), 0) FROM obsdb_ingest_files), "

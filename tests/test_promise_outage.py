@@ -39,7 +39,7 @@ CHECKSUM = ("SELECT count(*), md5(string_agg(symbol || event_time::text || last_
 #: derive is left out (--no-derive, it would triple the time): what it is told to do must match, though
 DERIVED = ("SELECT count(*), md5(string_agg(symbol || kst_date::text || source_table, ',' "
            "ORDER BY symbol, kst_date, source_table)) FROM obsdb_derive_dirty")
-LEDGER = ("SELECT head_sha256, prefix_sha256, loaded_bytes, loaded_lines, rows_loaded, duplicates, rejected "
+LEDGER = ("SELECT head_sha256, prefix_digest, loaded_bytes, loaded_lines, rows_loaded, duplicates, rejected "
           "FROM obsdb_ingest_files ORDER BY head_sha256")
 
 
@@ -124,7 +124,7 @@ def _assert_ledger_truthful(url: str) -> int:
     """The ledger claims exactly the rows that are there, and its offsets are exactly its lines."""
     per_file = {int(r[0]): (int(r[1]), int(r[2]))
                 for r in query(url, "SELECT src_file_id, count(*), max(src_line) FROM scalp_ticks GROUP BY 1")}
-    ledger = query(url, "SELECT file_id, first_path, loaded_bytes, loaded_lines, prefix_sha256, rows_loaded, "
+    ledger = query(url, "SELECT file_id, first_path, loaded_bytes, loaded_lines, prefix_digest, rows_loaded, "
                         "duplicates, rejected FROM obsdb_ingest_files")
     claimed = 0
     for file_id, path, loaded_bytes, loaded_lines, prefix, rows_loaded, duplicates, rejected in ledger:

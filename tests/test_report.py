@@ -160,7 +160,7 @@ def test_rejects_grouped_with_an_example_and_script_safe(db: str, tmp_path: Path
     with psycopg.connect(db) as conn:
         run = conn.execute("INSERT INTO obsdb_load_runs (obsdb_version, totals, finished_at, status) VALUES "
                            "('t', '{\"rows_loaded\": 10, \"rejected\": 3}', now(), 'ok') RETURNING run_id").fetchone()
-        fid = conn.execute("INSERT INTO obsdb_ingest_files (head_sha256, prefix_sha256, first_path, last_path) "
+        fid = conn.execute("INSERT INTO obsdb_ingest_files (head_sha256, prefix_digest, first_path, last_path) "
                            "VALUES ('h', 'p', 'a.jsonl', 'a.jsonl') RETURNING file_id").fetchone()
         assert run is not None and fid is not None
         for line, reason in ((1, "timestamp has no time-zone offset (ambiguous): '1'"),

@@ -64,18 +64,18 @@ RUN_FINISH: LiteralString = (
     "UPDATE obsdb_load_runs SET finished_at = now(), status = %s, totals = %s WHERE run_id = %s"
 )
 LEDGER_CANDIDATES: LiteralString = (
-    "SELECT file_id, loaded_bytes, loaded_lines, prefix_sha256 FROM obsdb_ingest_files "
+    "SELECT file_id, loaded_bytes, loaded_lines, prefix_digest FROM obsdb_ingest_files "
     "WHERE head_sha256 = %s ORDER BY loaded_bytes, file_id"
 )
 LEDGER_NEW: LiteralString = (
-    "INSERT INTO obsdb_ingest_files (head_sha256, prefix_sha256, first_path, last_path, compression, last_run_id) "
+    "INSERT INTO obsdb_ingest_files (head_sha256, prefix_digest, first_path, last_path, compression, last_run_id) "
     "VALUES (%s, %s, %s, %s, %s, %s) RETURNING file_id"
 )
 LEDGER_SUPERSEDE: LiteralString = "UPDATE obsdb_ingest_files SET superseded_by = %s WHERE file_id = %s"
 #: Advances a stream only from where this loader found it: 0 rows means another loader moved it.
 LEDGER_ADVANCE: LiteralString = """
 UPDATE obsdb_ingest_files SET
-    loaded_bytes = %(end_bytes)s, loaded_lines = %(end_lines)s, prefix_sha256 = %(prefix)s,
+    loaded_bytes = %(end_bytes)s, loaded_lines = %(end_lines)s, prefix_digest = %(prefix)s,
     rows_loaded = rows_loaded + %(loaded)s, duplicates = duplicates + %(duplicates)s,
     rejected = rejected + %(rejected)s,
     skipped = obsdb_jsonb_sum(skipped, %(skipped)s), flagged = obsdb_jsonb_sum(flagged, %(flagged)s),

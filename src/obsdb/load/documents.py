@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 import orjson
 
 from obsdb.formats.common import FieldError
 from obsdb.formats.universe import MAX_DOCUMENT, is_symbol_list, parse_symbol_list
+from obsdb.load.digest import digest_of
 from obsdb.load.files import Found, Opened
 from obsdb.load.ledger import Ledger
 from obsdb.load.parse import Parsed
@@ -29,7 +29,7 @@ def read_document(opened: Opened) -> tuple[bytes, Any] | None:
 
 def parse_document(content: bytes, doc: Any, file_id: int | None) -> Parsed:
     """The document as a one-line batch: the list row and its members, or one reject."""
-    parsed = Parsed(Batch([content], 1, 0, len(content), hashlib.sha256(content).hexdigest()))
+    parsed = Parsed(Batch([content], 1, 0, len(content), digest_of(content)))
     try:
         header, members = parse_symbol_list(doc, file_id)
     except FieldError as exc:

@@ -9,7 +9,6 @@ one code path for real and dry runs.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from typing import Any
 import psycopg
 
 from obsdb.db import queries as q
+from obsdb.load.digest import digest_of
 from obsdb.load.files import Found
 
 
@@ -28,7 +28,7 @@ class Candidate:
     file_id: int
     loaded_bytes: int
     loaded_lines: int
-    prefix_sha256: str
+    prefix_digest: str
 
 
 def stream_lock_key(head_sha: str) -> tuple[int, int]:
@@ -67,7 +67,7 @@ class Ledger:
         return int(row[0]) if row else None
 
     def new_entry(self, head_sha: str, found: Found, compression: str) -> int | None:
-        row = self.conn.execute(q.LEDGER_NEW, (head_sha, hashlib.sha256().hexdigest(), str(found.path),
+        row = self.conn.execute(q.LEDGER_NEW, (head_sha, digest_of(b""), str(found.path),
                                                str(found.path), compression, self.run_id)).fetchone()
         assert row is not None
         return int(row[0])

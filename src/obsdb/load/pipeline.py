@@ -16,6 +16,7 @@ import psycopg
 from obsdb.formats.common import FieldError
 from obsdb.formats.universe import MAX_DOCUMENT
 from obsdb.load.background import pipelined
+from obsdb.load.digest import is_legacy
 from obsdb.load.documents import already_loaded, parse_document, read_document
 from obsdb.load.files import Found, Opened, open_archive
 from obsdb.load.ledger import Candidate, DryRunLedger, Ledger
@@ -116,10 +117,12 @@ class FileLoader:
                       report: FileReport) -> tuple[Candidate | None, StreamReader, Opened]:
         """The longest loaded prefix this stream continues, and a reader positioned at its end."""
         best = None
+        if reader.offset == 0 and any(is_legacy(c.prefix_digest) for c in candidates):
+            reader.hasher.also_sha256()
         for cand in candidates:  # ascending loaded_bytes: hash each prefix on the way
             if not reader.skip(cand.loaded_bytes - reader.offset):
                 break
-            if reader.digest() == cand.prefix_sha256:
+            if reader.hasher.matches(cand.prefix_digest):
                 best = cand
         start = best.loaded_bytes if best else 0
         if reader.offset != start:  # hashed past the point to resume from: rewind

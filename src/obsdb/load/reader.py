@@ -1,17 +1,17 @@
 """Reading a content stream as complete lines, hashing exactly the bytes that were consumed.
 
 The ledger identifies a stream by the SHA-256 of its first line and confirms a match by the
-SHA-256 of the prefix loaded so far, so the reader hashes every byte up to the end of the last
-complete line it hands out, and nothing beyond: an unterminated last line stays pending.
+digest of the prefix loaded so far (obsdb/load/digest.py), so the reader hashes every byte up to
+the end of the last complete line it hands out, and nothing beyond: an unterminated last line
+stays pending.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
+from obsdb.load.digest import PrefixDigest
 from obsdb.load.files import ByteStream
 
 CHUNK = 1 << 20
@@ -33,7 +33,7 @@ class Batch:
     first_line: int
     start_offset: int
     end_offset: int
-    prefix_sha256: str
+    prefix_digest: str
     #: byte offset of each line, computed only when a reject needs it
     _offsets: list[int] | None = field(default=None, repr=False)
 
@@ -48,11 +48,11 @@ class Batch:
 
 
 class StreamReader:
-    """Reads complete lines from a decompressed stream, keeping a running SHA-256 of them."""
+    """Reads complete lines from a decompressed stream, keeping a running digest of them."""
 
     def __init__(self, stream: ByteStream) -> None:
         self.stream = stream
-        self.hasher: Any = hashlib.sha256()
+        self.hasher = PrefixDigest()
         self.offset = 0  # bytes consumed and hashed (always at a line boundary once reading lines)
         self.lines_done = 0
         self._pending = b""
@@ -96,7 +96,7 @@ class StreamReader:
         self._eof = False
 
     def digest(self) -> str:
-        return str(self.hasher.copy().hexdigest())
+        return self.hasher.hexdigest()
 
     def batches(self, max_lines: int, max_bytes: int, first_line: int) -> Iterator[Batch]:
         """Complete lines in batches; the trailing unterminated bytes are left in ``pending``."""

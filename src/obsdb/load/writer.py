@@ -299,7 +299,7 @@ class Writer:
             cur = self.conn.execute(q.LEDGER_ADVANCE, {
                 "end_bytes": parsed.batch.end_offset,
                 "end_lines": parsed.batch.first_line - 1 + len(parsed.batch.lines),
-                "prefix": parsed.batch.prefix_sha256, "loaded": sum(out.inserted.values()),
+                "prefix": parsed.batch.prefix_digest, "loaded": sum(out.inserted.values()),
                 "duplicates": out.duplicates, "rejected": len(rejects),
                 "skipped": Jsonb(dict(parsed.skipped + Counter(retired=out.retired))),
                 "flagged": Jsonb(dict(parsed.flagged)),
