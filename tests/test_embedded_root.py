@@ -72,9 +72,9 @@ import os, sys, psycopg
 from pathlib import Path
 from obsdb.db.embedded import acquire
 server = acquire(Path(sys.argv[1]))
-with psycopg.connect(server.conninfo()) as conn:
+with psycopg.connect(server.conninfo()) as conn:  # the backend exits with the connection: read it now
     pid, version = conn.execute("SELECT pg_backend_pid(), version()").fetchone()
-uid = next(line for line in open(f"/proc/{pid}/status") if line.startswith("Uid:")).split()[1]
+    uid = next(line for line in open(f"/proc/{pid}/status") if line.startswith("Uid:")).split()[1]
 print(os.geteuid(), uid, version.split(" on ")[0], flush=True)
 server.release()
 """

@@ -9,7 +9,6 @@ tests. This process holds the server (``acquire``); the migrate under test only 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import shutil
@@ -29,6 +28,7 @@ import pytest
 from bench.loader import generate
 
 from obsdb.db import embedded
+from obsdb.load.digest import digest_of
 from tests.helpers import obsdb_env, query, run_obsdb
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
@@ -131,7 +131,7 @@ def _assert_ledger_truthful(url: str) -> int:
         content = Path(str(path)).read_bytes()[: int(loaded_bytes)]
         assert len(content) == loaded_bytes and (not content or content.endswith(b"\n")), path
         assert content.count(b"\n") == loaded_lines, path
-        assert hashlib.sha256(content).hexdigest() == prefix, path
+        assert digest_of(content) == prefix, path
         count, last_line = per_file.pop(int(file_id), (0, 0))
         assert (rows_loaded, duplicates, rejected) == (count, 0, 0), path
         assert last_line <= loaded_lines, path  # no row from a line the ledger does not cover
