@@ -157,3 +157,6 @@ def test_derive_analyzes_the_tick_partitions_the_load_filled(db: str, tmp_path: 
     assert now == (3000, 0, 0)  # loaded, counted, never analysed yet
     api.derive(settings=settings_for(db))
     assert query(db, stats)[0][:2] == (0, 1)
+    # and what derive wrote (250 statistics rows) it analysed before it returned, for the next derive
+    written = stats.replace("'scalp_ticks'", "'analysis_rolling_stats'")
+    assert query(db, written)[0][:2] == (0, 1)

@@ -145,6 +145,6 @@ FROM unnest(%(symbols)s::text[]) AS s(symbol),
      generate_series((%(lo)s::timestamptz AT TIME ZONE 'Asia/Seoul')::date,
                      (%(hi)s::timestamptz AT TIME ZONE 'Asia/Seoul')::date, interval '1 day') AS d
 ORDER BY 1, 2
-ON CONFLICT (symbol, kst_date, source_table) DO UPDATE SET since = least(m.since, EXCLUDED.since)
+ON CONFLICT (symbol, kst_date, source_table) DO UPDATE SET since = EXCLUDED.since
     WHERE m.since IS NOT NULL AND EXCLUDED.since < m.since
 """

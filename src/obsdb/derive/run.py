@@ -147,7 +147,12 @@ def _one_day(conn: psycopg.Connection[Any], day: date, planned: Work | None, set
             work[source] |= symbols
         if not work:
             return DeriveReport()
-        return _derive_day(conn, day, work, settings, None if planned is not None else since)
+        report = _derive_day(conn, day, work, settings, None if planned is not None else since)
+    if conn.info.server_version >= 150000 and not is_citus(conn):
+        # a backend reports its row counts at most once a second: now, so that the ANALYZE of what
+        # derive wrote (end of derive) sees this day's writes however fast the day was
+        conn.execute("SELECT pg_stat_force_next_flush()")
+    return report
 
 
 def _in_parallel(conninfo: str, jobs: list[tuple[date, Work | None]], settings: DeriveSettings,
