@@ -1,0 +1,1 @@
+COPY obsdb_stats_in FROM STDIN (FORMAT BINARY)

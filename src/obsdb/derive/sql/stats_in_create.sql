@@ -1,0 +1,26 @@
+-- What derive/windows.py computed for one source and day: each window's exact integer sums (the
+-- numeric statistics are made of them in the view obsdb_stats, stats_in_view.sql, rounded as
+-- PostgreSQL rounds) and its double precision statistics. Temporary (this session's own), emptied
+-- at every commit and before each source (stats_in_empty.sql). The sums are numeric: a window's
+-- sum of squared volumes can pass bigint.
+CREATE TEMPORARY TABLE IF NOT EXISTS obsdb_stats_in (
+    symbol          text        NOT NULL,
+    window_minutes  integer     NOT NULL,
+    bar_time        timestamptz NOT NULL,
+    bar_count       integer     NOT NULL,
+    coverage        float8      NOT NULL,
+    sx              numeric     NOT NULL,  -- sum of closes
+    q_x             numeric     NOT NULL,  -- bar_count * sum(close^2) - sx^2
+    s_tr            numeric     NOT NULL,  -- sum of true ranges
+    n_v             bigint      NOT NULL,  -- bars with a volume
+    sv              numeric     NOT NULL,  -- sum of volumes
+    q_v             numeric     NOT NULL,  -- n_v * sum(volume^2) - sv^2
+    pv3             numeric     NOT NULL,  -- sum of (high + low + close) * volume
+    price_min       bigint      NOT NULL,
+    price_max       bigint      NOT NULL,
+    logret_mean     float8,
+    logret_stddev   float8,
+    logret_skew     float8,
+    logret_kurtosis float8,
+    annualized_vol  float8
+) ON COMMIT DELETE ROWS

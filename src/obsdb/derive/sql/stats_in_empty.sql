@@ -1,0 +1,1 @@
+TRUNCATE obsdb_stats_in

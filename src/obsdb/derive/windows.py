@@ -1,0 +1,244 @@
+"""The rolling statistics' window sums, computed client-side with numpy (docs/derive-stats.md).
+
+PostgreSQL answers a day's bars once; every window of every length is summed here, and
+``sql/stats_rolling.sql`` turns the sums into the statistics (the numeric means, standard deviations
+and VWAP exactly as PostgreSQL rounds them). Two kinds of sums:
+
+* integer quantities (counts; sums of closes, true ranges, volumes, typical price x volume; the
+  variance numerators n*sum(x^2) - sum(x)^2): exact, as differences of running sums in Python
+  integers, so no size of price or volume overflows;
+* the log-return moments: float64, two-pass (each window's mean first, then the sums of the
+  deviations' second, third and fourth powers), added bar by bar oldest first. A window's figures
+  depend only on its own bars, never on which other rows are computed with it: an increment gives
+  a rebuild's bits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+Ints = npt.NDArray[np.int64]
+Floats = npt.NDArray[np.float64]
+Bools = npt.NDArray[np.bool_]
+
+#: a symbol's bars are keyed group * _SPAN + microseconds into the day, so frames never cross symbols
+_SPAN = 10**12
+_MICROS_PER_MINUTE = 60_000_000
+_BIG = np.iinfo(np.int64).max
+
+
+@dataclass(frozen=True)
+class DayBars:
+    """One source's bars of a KST day, sorted by symbol, then bar_time (as ``stats_bars.sql`` answers)."""
+
+    symbols: list[str]
+    times: list[datetime]
+    key: Ints
+    high: Ints
+    low: Ints
+    close: Ints
+    volume: Ints  # 0 where the bar has none
+    has_volume: Bools
+    first: Bools  # the symbol's first bar of the day: no return, its true range is high - low
+
+    @classmethod
+    def of(cls, rows: Sequence[tuple[Any, ...]]) -> DayBars:
+        """From rows (symbol, bar_time, micros into the day, high, low, close, volume or None)."""
+        symbols = [r[0] for r in rows]
+        first = np.array([i == 0 or symbols[i] != symbols[i - 1] for i in range(len(rows))], dtype=np.bool_)
+        group = np.cumsum(first, dtype=np.int64)
+        micros = np.array([r[2] for r in rows], dtype=np.int64)
+        volume = [r[6] for r in rows]
+        return cls(symbols=symbols, times=[r[1] for r in rows], key=group * _SPAN + micros,
+                   high=np.array([r[3] for r in rows], dtype=np.int64),
+                   low=np.array([r[4] for r in rows], dtype=np.int64),
+                   close=np.array([r[5] for r in rows], dtype=np.int64),
+                   volume=np.array([v or 0 for v in volume], dtype=np.int64),
+                   has_volume=np.array([v is not None for v in volume], dtype=np.bool_), first=first)
+
+
+@dataclass(frozen=True)
+class _Steps:
+    """Per bar: its log return r (where defined) and true range, against the previous bar."""
+
+    r: Floats
+    has_r: Bools
+    tr: Ints
+
+    @classmethod
+    def of(cls, bars: DayBars) -> _Steps:
+        close, prev = bars.close, np.roll(bars.close, 1)
+        has_r = ~bars.first & (prev > 0) & (close > 0)
+        r = np.zeros(close.size, dtype=np.float64)
+        c, p = close[has_r].astype(np.float64), prev[has_r].astype(np.float64)
+        # a few ulps either way: log1p of the exact change where log(c / p) would lose the digits
+        # of a small return, log(c / p) for a fall below half, where log1p's argument nears -1
+        with np.errstate(invalid="ignore"):
+            r[has_r] = np.where(c >= p / 2, np.log1p((close[has_r] - prev[has_r]) / p), np.log(c / p))
+        spread = bars.high - bars.low
+        gaps = np.maximum(spread, np.maximum(np.abs(bars.high - prev), np.abs(bars.low - prev)))
+        return cls(r=r, has_r=has_r, tr=np.where(bars.first, spread, gaps))
+
+
+def _running(values: Any) -> npt.NDArray[np.object_]:
+    """Running sums in Python integers, with a leading 0: a frame's sum is a difference of two."""
+    out = np.zeros(len(values) + 1, dtype=np.object_)
+    out[1:] = np.cumsum(np.asarray(values, dtype=np.object_))
+    return out
+
+
+@dataclass(frozen=True)
+class _Running:
+    close: npt.NDArray[np.object_]
+    close2: npt.NDArray[np.object_]
+    tr: npt.NDArray[np.object_]
+    n_v: npt.NDArray[np.object_]
+    volume: npt.NDArray[np.object_]
+    volume2: npt.NDArray[np.object_]
+    pv3: npt.NDArray[np.object_]
+
+    @classmethod
+    def of(cls, bars: DayBars, steps: _Steps) -> _Running:
+        close = bars.close.astype(np.object_)
+        volume = bars.volume.astype(np.object_)
+        typical = (bars.high.astype(np.object_) + bars.low.astype(np.object_) + close)
+        return cls(close=_running(close), close2=_running(close * close), tr=_running(steps.tr),
+                   n_v=_running(bars.has_volume.astype(np.int64)), volume=_running(volume),
+                   volume2=_running(volume * volume), pv3=_running(typical * volume))
+
+
+def window_rows(bars: DayBars, scope: Bools, windows: Sequence[int], bar_minutes: int,
+                bars_per_year: float) -> list[tuple[Any, ...]]:
+    """One row per (window length, bar of ``scope``): the columns of ``sql/stats_in_create.sql``.
+
+    The window of length W ending with bar t holds the same symbol's bars with bar_time in
+    [t - W + L, t]; its returns are those of its bars but the first (whose previous bar is outside).
+    """
+    rows = np.flatnonzero(scope)
+    if rows.size == 0 or not windows:
+        return []
+    steps = _Steps.of(bars)
+    running = _Running.of(bars, steps)
+    out: list[tuple[Any, ...]] = []
+    for window in windows:
+        reach = (window - bar_minutes) * _MICROS_PER_MINUTE
+        start = np.searchsorted(bars.key, bars.key[rows] - reach, side="left")
+        out.extend(_frames(bars, steps, running, rows, start, window, bar_minutes, bars_per_year))
+    return out
+
+
+def _frames(bars: DayBars, steps: _Steps, running: _Running, rows: Ints, start: Ints, window: int,
+            bar_minutes: int, bars_per_year: float) -> list[tuple[Any, ...]]:
+    """The rows of one window length: the frame of row i is bars start[i] .. rows[i]."""
+    end = rows + 1
+    n_bars = end - start
+
+    def summed(run: npt.NDArray[np.object_]) -> npt.NDArray[np.object_]:
+        return run[end] - run[start]  # type: ignore[no-any-return]
+
+    sx, sv, n_v = summed(running.close), summed(running.volume), summed(running.n_v)
+    moments = _Moments.of(bars, steps, rows, start, int(n_bars.max()))
+    ratios = _Ratios.of(moments, bars_per_year)
+    coverage = np.minimum(1.0, (n_bars * bar_minutes).astype(np.float64) / window)
+    columns = (
+        [bars.symbols[i] for i in rows.tolist()], [window] * rows.size, [bars.times[i] for i in rows.tolist()],
+        n_bars.tolist(), coverage.tolist(), sx.tolist(),
+        (n_bars.astype(np.object_) * summed(running.close2) - sx * sx).tolist(), summed(running.tr).tolist(),
+        n_v.tolist(), sv.tolist(), (n_v * summed(running.volume2) - sv * sv).tolist(), summed(running.pv3).tolist(),
+        moments.low.tolist(), moments.high.tolist(), *ratios.columns())
+    return list(zip(*columns, strict=True))
+
+
+@dataclass(frozen=True)
+class _Ratios:
+    """The log-return statistics of docs/derive-stats.md, NULL (None) where they are undefined.
+
+    Only +, -, *, / and sqrt, each correctly rounded in IEEE 754 wherever numpy runs, so the bits
+    do not depend on the machine (no pow, whose last bit differs between libraries).
+    """
+
+    mean: npt.NDArray[np.object_]
+    stddev: npt.NDArray[np.object_]
+    skew: npt.NDArray[np.object_]
+    kurtosis: npt.NDArray[np.object_]
+    annualized: npt.NDArray[np.object_]
+
+    @classmethod
+    def of(cls, m: _Moments, bars_per_year: float) -> _Ratios:
+        n = m.n.astype(np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            stddev = np.sqrt(m.c2 / (n - 1))
+            skew = np.sqrt(n * (n - 1)) / (n - 2) * (np.sqrt(n) * m.c3 / (m.c2 * np.sqrt(m.c2)))
+            g = (n - 2) * (n - 3)
+            kurtosis = (n + 1) * (n - 1) / g * (n * m.c4 / (m.c2 * m.c2)) - 3 * (n - 1) * (n - 1) / g
+            annualized = stddev * np.sqrt(bars_per_year)
+        return cls(mean=_where(m.n >= 1, m.mean), stddev=_where(m.n >= 2, stddev),
+                   skew=_where((m.n >= 3) & m.spread, skew), kurtosis=_where((m.n >= 4) & m.spread, kurtosis),
+                   annualized=_where(m.n >= 2, annualized))
+
+    def columns(self) -> tuple[list[Any], ...]:
+        return tuple(c.tolist() for c in (self.mean, self.stddev, self.skew, self.kurtosis, self.annualized))
+
+
+def _where(defined: Bools, values: Floats) -> npt.NDArray[np.object_]:
+    out = values.astype(np.object_)
+    out[~defined] = None
+    return out
+
+
+@dataclass(frozen=True)
+class _Moments:
+    """Per frame: the price range, the number of returns, their mean and central power sums."""
+
+    low: Ints
+    high: Ints
+    n: Ints
+    mean: Floats
+    c2: Floats
+    c3: Floats
+    c4: Floats
+    spread: Bools  # not all returns equal (else the central sums are exactly 0)
+
+    @classmethod
+    def of(cls, bars: DayBars, steps: _Steps, rows: Ints, start: Ints, longest: int) -> _Moments:
+        m = rows.size
+        low, high = np.full(m, _BIG, dtype=np.int64), np.full(m, -_BIG, dtype=np.int64)
+        n, s1 = np.zeros(m, dtype=np.int64), np.zeros(m, dtype=np.float64)
+        r_min, r_max = np.full(m, np.inf), np.full(m, -np.inf)
+        for back in range(longest - 1, -1, -1):  # oldest bar of the longest frame first
+            at, in_frame, has = _take(steps, rows, start, back)
+            np.minimum(low, np.where(in_frame, bars.low[at], _BIG), out=low)
+            np.maximum(high, np.where(in_frame, bars.high[at], -_BIG), out=high)
+            r = np.where(has, steps.r[at], 0.0)
+            n += has
+            s1 += r
+            np.minimum(r_min, np.where(has, r, np.inf), out=r_min)
+            np.maximum(r_max, np.where(has, r, -np.inf), out=r_max)
+        mean = s1 / np.maximum(n, 1)
+        c2, c3, c4 = np.zeros(m), np.zeros(m), np.zeros(m)
+        for back in range(longest - 1, -1, -1):  # second pass, same order
+            at, _, has = _take(steps, rows, start, back)
+            d = np.where(has, steps.r[at] - mean, 0.0)
+            d2 = d * d
+            c2 += d2
+            c3 += d2 * d
+            c4 += d2 * d2
+        spread = r_max > r_min
+        zero = ~spread
+        c2[zero], c3[zero], c4[zero] = 0.0, 0.0, 0.0
+        return cls(low=low, high=high, n=n, mean=mean, c2=c2, c3=c3, c4=c4, spread=spread)
+
+
+def _take(steps: _Steps, rows: Ints, start: Ints, back: int) -> tuple[Ints, Bools, Bools]:
+    """The bar ``back`` bars before each row: its index (0 where outside the frame), whether it is
+    in the frame, and whether its return is (a frame's first bar's return is not)."""
+    at = rows - back
+    in_frame = at >= start
+    at = np.where(in_frame, at, 0)
+    return at, in_frame, in_frame & (at > start) & steps.has_r[at]
