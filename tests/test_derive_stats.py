@@ -305,6 +305,18 @@ def test_a_zero_price_has_no_return(db: str) -> None:
     assert got[(5, bars[11].t)]["price_min"] == 0
 
 
+def test_an_autocommit_connection_gets_the_same_rows(db: str) -> None:
+    """The window sums are staged in a table emptied at commit: on an autocommit connection the
+    statistics still run as one transaction, not as statements each committed on its own."""
+    bars = random_day(random.Random(5), at(DAY, 9, 0), 40)
+    with psycopg.connect(db, autocommit=True) as conn:
+        insert(conn, bars)
+        changes = rolling_stats(conn, SYMBOL, DAY, "scalp_1m_bars")
+        got = fetch(conn, "scalp_1m_bars")
+    assert changes.written == len(bars) * 5
+    assert_matches(got, reference_all(bars, WINDOWS_1M, 1))
+
+
 def test_only_known_bar_tables(db: str) -> None:
     with psycopg.connect(db) as conn, pytest.raises(ValueError, match="no rolling statistics"):
         rolling_stats(conn, SYMBOL, DAY, "scalp_ticks")

@@ -58,7 +58,8 @@ def rolling_stats_of(conn: psycopg.Connection[Any], since: dict[str, datetime | 
     first changed bar; None: the whole day) are left alone: they read only earlier bars, which did
     not change.
 
-    Runs in the caller's transaction (never commits). Writes only rows that are new or whose values
+    Runs in the caller's transaction (never commits it; on an autocommit connection outside one, in
+    its own). Writes only rows that are new or whose values
     changed (their ``computed_at`` moves), deletes rows that no longer match a bar (or a window
     length the source computes), and leaves the rest untouched.
     """
@@ -71,12 +72,15 @@ def rolling_stats_of(conn: psycopg.Connection[Any], since: dict[str, datetime | 
     slots = dict(zip(_SLOTS, (*source.windows, *(None,) * len(_SLOTS)), strict=False))
     params = day.params(symbols=symbols, froms=[since[s] for s in symbols], origins=list(source.origins),
                         source_table=source.table, now=transaction_time(conn), **slots)
-    computed = _stage(conn, source, params, since)
-    if is_citus(conn):  # Citus: the upsert, then the delete (see sql/stats_rolling_citus.sql)
-        written = conn.execute(_query("stats_rolling_citus", source), params).rowcount
-        deleted = _one(conn, "stats_rolling_delete_citus", source, params)
-        return Changes.of(written, deleted, computed)
-    row = conn.execute(_query("stats_rolling", source), params).fetchone()
+    # one transaction block whatever the connection's mode (a savepoint inside the caller's): the
+    # staged rows go at commit, so an autocommitted COPY would leave the write nothing to read
+    with conn.transaction():
+        computed = _stage(conn, source, params, since)
+        if is_citus(conn):  # Citus: the upsert, then the delete (see sql/stats_rolling_citus.sql)
+            written = conn.execute(_query("stats_rolling_citus", source), params).rowcount
+            deleted = _one(conn, "stats_rolling_delete_citus", source, params)
+            return Changes.of(written, deleted, computed)
+        row = conn.execute(_query("stats_rolling", source), params).fetchone()
     assert row is not None  # an aggregate-only SELECT always answers one row
     return Changes.of(row[0], row[1], computed)
 
