@@ -26,6 +26,7 @@ import numpy.typing as npt
 Ints = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float64]
 Bools = npt.NDArray[np.bool_]
+Objects = npt.NDArray[np.object_]  # Python integers (exact sums), or floats and None (nullable columns)
 
 #: a symbol's bars are keyed group * _SPAN + microseconds into the day, so frames never cross symbols
 _SPAN = 10**12
@@ -86,7 +87,7 @@ class _Steps:
         return cls(r=r, has_r=has_r, tr=np.where(bars.first, spread, gaps))
 
 
-def _running(values: Any) -> npt.NDArray[np.object_]:
+def _running(values: Any) -> Objects:
     """Running sums in Python integers, with a leading 0: a frame's sum is a difference of two."""
     out = np.zeros(len(values) + 1, dtype=np.object_)
     out[1:] = np.cumsum(np.asarray(values, dtype=np.object_))
@@ -95,13 +96,13 @@ def _running(values: Any) -> npt.NDArray[np.object_]:
 
 @dataclass(frozen=True)
 class _Running:
-    close: npt.NDArray[np.object_]
-    close2: npt.NDArray[np.object_]
-    tr: npt.NDArray[np.object_]
-    n_v: npt.NDArray[np.object_]
-    volume: npt.NDArray[np.object_]
-    volume2: npt.NDArray[np.object_]
-    pv3: npt.NDArray[np.object_]
+    close: Objects
+    close2: Objects
+    tr: Objects
+    n_v: Objects
+    volume: Objects
+    volume2: Objects
+    pv3: Objects
 
     @classmethod
     def of(cls, bars: DayBars, steps: _Steps) -> _Running:
@@ -139,7 +140,7 @@ def _frames(bars: DayBars, steps: _Steps, running: _Running, rows: Ints, start: 
     end = rows + 1
     n_bars = end - start
 
-    def summed(run: npt.NDArray[np.object_]) -> npt.NDArray[np.object_]:
+    def summed(run: Objects) -> Objects:
         return run[end] - run[start]  # type: ignore[no-any-return]
 
     sx, sv, n_v = summed(running.close), summed(running.volume), summed(running.n_v)
@@ -163,11 +164,11 @@ class _Ratios:
     do not depend on the machine (no pow, whose last bit differs between libraries).
     """
 
-    mean: npt.NDArray[np.object_]
-    stddev: npt.NDArray[np.object_]
-    skew: npt.NDArray[np.object_]
-    kurtosis: npt.NDArray[np.object_]
-    annualized: npt.NDArray[np.object_]
+    mean: Objects
+    stddev: Objects
+    skew: Objects
+    kurtosis: Objects
+    annualized: Objects
 
     @classmethod
     def of(cls, m: _Moments, bars_per_year: float) -> _Ratios:
@@ -186,7 +187,7 @@ class _Ratios:
         return tuple(c.tolist() for c in (self.mean, self.stddev, self.skew, self.kurtosis, self.annualized))
 
 
-def _where(defined: Bools, values: Floats) -> npt.NDArray[np.object_]:
+def _where(defined: Bools, values: Floats) -> Objects:
     out = values.astype(np.object_)
     out[~defined] = None
     return out
