@@ -251,3 +251,26 @@ def test_simultaneous_migrates_of_the_same_symbol_lists_load_each_once(db: str, 
     assert query(db, "SELECT count(*), count(DISTINCT path) FROM obsdb_rejects") == [(3, 3)]
     assert query(db, "SELECT count(*) FROM obsdb_ingest_files") == [(15,)]
     assert query(db, "SELECT count(*) FROM symbol_universe") == [(24,)]
+
+
+def test_a_batch_of_archived_gaps_waits_for_a_derive(db: str, tmp_path: Path) -> None:
+    """Archived gaps go into a table derive writes (scalp_gaps): the batch takes derive's key -1,
+    shared, which a derive on Citus holds for every day, so the two never write the table's shards
+    at once (they can lock them in opposite orders: a distributed deadlock, 40P01)."""
+    gap = {"track_type": "track_b", "symbol": "005930", "gap_type": "major", "gap_duration_seconds": 90.0,
+           "last_update": "2026-02-02T10:01:00+09:00", "detected_at": "2026-02-02T10:02:30+09:00",
+           "expected_interval_seconds": 2}
+    (tmp_path / "gaps").mkdir()
+    (tmp_path / "gaps" / "gaps.jsonl").write_bytes(orjson.dumps(gap) + b"\n")
+    with psycopg.connect(db, autocommit=True) as hold:
+        hold.execute("SELECT pg_advisory_lock(hashtext('obsdb.derive.day'), -1)")  # as derive on Citus
+        migrate = start("migrate", str(tmp_path / "gaps"), "--json", env=obsdb_env(db))
+        deadline = time.monotonic() + TIMEOUT
+        while not hold.execute("SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' "
+                               "AND NOT granted AND pid <> pg_backend_pid())").fetchone()[0]:  # type: ignore[index]
+            assert migrate.poll() is None and time.monotonic() < deadline, "the batch did not wait for the derive"
+            time.sleep(0.02)
+        hold.execute("SELECT pg_advisory_unlock(hashtext('obsdb.derive.day'), -1)")
+    [(code, _, err)] = finish([migrate])
+    assert code == 0, err[-2000:]
+    assert query(db, "SELECT symbol, origin FROM scalp_gaps") == [("005930", "archived")]

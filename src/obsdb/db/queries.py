@@ -135,6 +135,13 @@ FROM (SELECT -1 AS k
                            (%(hi)s::timestamptz AT TIME ZONE 'Asia/Seoul')::date, interval '1 day') AS d) AS days
 ORDER BY k
 """
+#: The tables derive writes (the loader writes their archived rows).
+DERIVED_TABLES = ("scalp_1m_bars", "swing_bars_10m", "scalp_gaps", "analysis_rolling_stats")
+#: Before a batch writes archived rows into a table derive writes: on Citus, hold off a derive
+#: (which takes the key -1 exclusively for every day) until this batch commits, or the two
+#: multi-shard writes of one table can lock its shards in opposite orders (40P01). Plain
+#: PostgreSQL's derive never takes the key -1: there the lock waits for nothing.
+DERIVED_WRITE_LOCK: LiteralString = "SELECT pg_advisory_xact_lock_shared(hashtext('obsdb.derive.day'), -1)"
 #: Mark (symbol, KST date) pairs as needing derive: symbols x every KST date in [lo, hi], changed
 #: from %(lo)s on (013: merged with least; NULL, the whole day, wins). A mark is rewritten only to
 #: move its ``since`` earlier; the sorted input locks marks in one order in every loader.

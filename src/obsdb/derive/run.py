@@ -26,6 +26,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from obsdb.db import queries as q
 from obsdb.derive import bars, gaps, stats
 from obsdb.derive.common import Changes, Day, DeriveSettings, is_citus, load_sql
 from obsdb.derive.outcomes import fill_outcomes
@@ -189,7 +190,7 @@ def _in_parallel(conninfo: str, jobs: list[tuple[date, Work | None]], settings: 
 
 
 #: what derive writes (and reads again), and what it reads of the loader's
-WRITTEN_TABLES = ("scalp_1m_bars", "swing_bars_10m", "scalp_gaps", "analysis_rolling_stats")
+WRITTEN_TABLES = q.DERIVED_TABLES
 READ_TABLES = ("scalp_ticks", "swing_snapshots", *WRITTEN_TABLES)
 
 

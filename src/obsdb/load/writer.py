@@ -267,7 +267,7 @@ class Writer:
 
     def _write(self, parsed: Parsed, out: Written, *, file_id: int, path: str, start_bytes: int) -> Written:
         with self.conn.transaction():
-            guarded = False
+            guarded = held = False
             for group in sorted(parsed.groups, key=_order):
                 if group.table in guard.RETIRABLE:
                     if not guarded:  # hold off a retirement until this batch commits
@@ -276,6 +276,9 @@ class Writer:
                     out.retired += self._leave_out_retired(group)
                     if not group.rows:
                         continue
+                if group.table in q.DERIVED_TABLES and not held:
+                    self.conn.execute(q.DERIVED_WRITE_LOCK)
+                    held = True
                 marked = group.rows
                 span = _span(group)
                 symbols = _symbols(marked) if group.table in DIRTY_SOURCES else []  # once: two queries use it
