@@ -19,11 +19,12 @@ import pytest
 from bench.loader import generate
 from psycopg import sql
 
+from obsdb import api
 from obsdb.load import pipeline
 from obsdb.load.files import discover
 from obsdb.load.pipeline import FileLoader
 from obsdb.load.tails import Tails
-from tests.helpers import obsdb_env, query, run_obsdb
+from tests.helpers import obsdb_env, query, run_obsdb, settings_for
 
 pytestmark = [pytest.mark.db, pytest.mark.slow, pytest.mark.engines]
 
@@ -210,3 +211,18 @@ def test_a_replaced_file_is_looked_at_afresh(db: str, tmp_path: Path) -> None:
         again = loader.load(discover([day])[0][0])
         assert (again.status, again.loaded) == ("changed", 1000)
         loader.tails.close()  # type: ignore[union-attr]
+
+
+def test_follow_derives_what_an_earlier_run_left_marked(db: str, tmp_path: Path) -> None:
+    """A follower killed between its load and its derive leaves marks; the next one's first poll
+    derives them even though the archive brings nothing new."""
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    (archive / "20260202_09.jsonl").write_bytes(b"".join(_lines(tmp_path / "gen", 500)))
+    assert run_obsdb("migrate", str(archive), "--no-derive", "--json", env=obsdb_env(db)).returncode == 0
+    assert query(db, "SELECT count(*) FROM scalp_1m_bars")[0][0] == 0
+    polls: list[Any] = []
+    api.follow([archive], interval=0.0, on_poll=polls.append, settings=settings_for(db), max_polls=1)
+    assert polls[0].rows == 0 and polls[0].derive is not None
+    assert query(db, "SELECT count(*) FROM scalp_1m_bars")[0][0] > 0
+    assert query(db, "SELECT count(*) FROM obsdb_derive_dirty")[0][0] == 0

@@ -3,7 +3,8 @@
 Each poll walks the paths, passes over files whose size, mtime and inode did not move (no read, no
 query), and reads growing files on from where the last poll stopped, with the hash state kept in
 memory (``load.tails``). Every batch commits with its ledger entry as in a one-off migrate, so a
-kill at any moment followed by a restart gives the same tables; an unterminated last line waits.
+kill at any moment followed by a restart gives the same tables (the first poll derives what a
+killed predecessor left marked); an unterminated last line waits.
 SIGTERM and Ctrl-C stop it between polls, or between batches of a poll.
 """
 
@@ -85,7 +86,9 @@ def follow(conn: psycopg.Connection[Any], paths: Sequence[Path], *, interval: fl
             number += 1
             poll_started = time.perf_counter()
             poll = _poll(loader, paths, number, report, stop)
-            if derive_after and poll.rows:
+            # the first poll derives whatever it loaded: a follower killed before its derive (or a
+            # migrate --no-derive) may have left marks that no new row would ever bring a derive for
+            if derive_after and (poll.rows or number == 1):
                 poll.derive = run_derive(conn)
             poll.behind_bytes = tails.behind()
             poll.seconds = time.perf_counter() - poll_started
