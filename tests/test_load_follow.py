@@ -143,7 +143,8 @@ def test_follow_killed_while_a_writer_appends_then_restarted_equals_one_clean_ru
         try:
             _wait_for(db, len(lines), again)
             again.send_signal(signal.SIGTERM)
-            again.communicate(timeout=120)
+            _, err = again.communicate(timeout=120)
+            assert again.returncode == 0, err[-2000:]  # stopped cleanly, its derive included
         finally:
             if again.poll() is None:
                 again.kill()
