@@ -1,5 +1,6 @@
-"""True 1-minute and 10-minute bars, derived in SQL from ticks and snapshots, and their reconciliation
-with the archived bars. Definitions: docs/derive-bars.md.
+"""True 1-minute and 10-minute bars, derived from ticks and snapshots, and their reconciliation
+with the archived bars. Definitions: docs/derive-bars.md. The 1-minute buckets are summed
+client-side (``derive.minutes``; on Citus in SQL, ``sql/bars_1m_citus.sql``), the rest in SQL.
 
 Each build recomputes one KST day for a set of symbols in a single statement (set-based: one
 statement per day, not per symbol) that writes only the bars whose values changed and deletes the
@@ -61,6 +62,12 @@ def _build(conn: psycopg.Connection[Any], name: str, symbols: Iterable[str], day
                         now=transaction_time(conn))
     if is_citus(conn):  # Citus refuses the one-statement form (see sql/<name>_citus.sql)
         changes, first = split_per_symbol(conn, name, params)
+    elif name == "bars_1m":
+        # one transaction block whatever the connection's mode: the staged buckets go at commit
+        with conn.transaction():
+            from obsdb.derive import minutes  # here: numpy's import is paid only when bars are made
+            minutes.stage(conn, params, day)
+            changes, first = per_symbol(conn, load_sql(name), params)
     else:
         changes, first = per_symbol(conn, load_sql(name), params)
     return Built(changes, first)

@@ -1,57 +1,14 @@
--- 1-minute bars of a KST day from ticks, for every symbol of %(symbols)s at once, written minimally
--- (docs/derive-bars.md). Params: symbols (text[]); lo, hi = the KST day as [lo, hi); close = the
--- session close (NULL: no trading day); feed_lo, feed_hi (timestamptz[]) = the day's derived feed
--- gaps, read once per day (they are cross-symbol), merged into disjoint ranges; now = the
--- transaction's time, for computed_at.
+-- 1-minute bars of a KST day, for every symbol of %(symbols)s at once, from the buckets
+-- derive/minutes.py summed from the day's ticks (obsdb_bars_in, bars_1m_in_create.sql), written
+-- minimally (docs/derive-bars.md). Params: symbols (text[]: obsdb_bars_in.s indexes it); lo, hi = the
+-- KST day as [lo, hi); close = the session close (NULL: no trading day); feed_lo, feed_hi
+-- (timestamptz[]) = the day's derived feed gaps, read once per day (they are cross-symbol), merged
+-- into disjoint ranges; now = the transaction's time, for computed_at.
 -- Answers one row per symbol: (symbol, written, deleted, computed, first written or deleted bar_time).
-WITH ticks AS (  -- symbols sorted and grouped bytewise (C): the same groups, a cheaper sort
-    SELECT symbol COLLATE "C" AS symbol, date_bin('1 minute', coalesce(exchange_time, event_time), %(lo)s::timestamptz) AS bar_time,
-           coalesce(exchange_time, event_time) AS t, event_time, last_price, cum_volume, volume
-    FROM scalp_ticks
-    -- event_time bounds prune partitions and use the key; the tick's own time decides its day
-    WHERE symbol = ANY(%(symbols)s::text[])
-      AND event_time >= %(lo)s::timestamptz - interval '1 hour'
-      AND event_time < %(hi)s::timestamptz + interval '1 hour'
-      AND coalesce(exchange_time, event_time) >= %(lo)s::timestamptz
-      AND coalesce(exchange_time, event_time) < %(hi)s::timestamptz
-      AND last_price IS NOT NULL
-      AND (quality_flag = 'normal' OR quality_flag !~ '(^|,)(suspect|outside_session|non_trading_day)(,|$)')
-      AND %(close)s::timestamptz IS NOT NULL
-),
-ordered AS (
-    SELECT symbol, bar_time, last_price, cum_volume, volume,
-           first_value(last_price) OVER b AS open_price,
-           last_value(last_price) OVER b AS close_price,
-           -- partitioned by nullness too: first/last of the ticks that carry a cumulative volume
-           first_value(cum_volume) OVER c AS first_cum,
-           last_value(cum_volume) OVER c AS last_cum
-    FROM ticks
-    WINDOW b AS (PARTITION BY symbol, bar_time ORDER BY t, event_time
-                 ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING),
-           c AS (PARTITION BY symbol, bar_time, cum_volume IS NULL ORDER BY t, event_time
-                 ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
-),
-buckets AS (
-    SELECT symbol, bar_time,
-           min(open_price) AS open, max(last_price) AS high, min(last_price) AS low,
-           min(close_price) AS close, count(*) AS tick_count,  -- min() of a per-bucket constant
-           min(first_cum) FILTER (WHERE cum_volume IS NOT NULL) AS first_cum,
-           min(last_cum) FILTER (WHERE cum_volume IS NOT NULL) AS last_cum,
-           sum(volume) FILTER (WHERE cum_volume IS NULL) AS own_volume
-    FROM ordered
-    GROUP BY symbol, bar_time
-),
-carried AS (
-    -- the last non-NULL last_cum up to each bucket: a group starts at every non-NULL value
-    SELECT *, first_value(last_cum) OVER (PARTITION BY symbol, grp ORDER BY bar_time) AS carry
-    FROM (SELECT *, count(last_cum) OVER (PARTITION BY symbol ORDER BY bar_time) AS grp FROM buckets) g
-),
-volumes AS (
-    SELECT *,
-           CASE WHEN last_cum IS NOT NULL THEN last_cum - coalesce(prev_cum, first_cum)
-                ELSE own_volume END AS raw_volume,
-           last_cum IS NOT NULL AND prev_cum IS NULL AS partial
-    FROM (SELECT *, lag(carry) OVER (PARTITION BY symbol ORDER BY bar_time) AS prev_cum FROM carried) p
+WITH volumes AS (
+    SELECT (%(symbols)s::text[])[i.s] AS symbol, i.bar_time, i.open, i.high, i.low, i.close, i.tick_count,
+           CASE WHEN i.has_volume THEN i.raw_volume END AS raw_volume, i.partial
+    FROM obsdb_bars_in i
 ),
 feed AS (
     SELECT f.gap_lo, f.gap_hi

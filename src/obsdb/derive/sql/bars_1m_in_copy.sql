@@ -1,0 +1,1 @@
+COPY obsdb_bars_in FROM STDIN (FORMAT BINARY)

@@ -1,0 +1,1 @@
+TRUNCATE obsdb_bars_in
