@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from math import log, log1p
 from typing import Any
 
 import numpy as np
@@ -77,14 +78,21 @@ class _Steps:
         close, prev = bars.close, np.roll(bars.close, 1)
         has_r = ~bars.first & (prev > 0) & (close > 0)
         r = np.zeros(close.size, dtype=np.float64)
-        c, p = close[has_r].astype(np.float64), prev[has_r].astype(np.float64)
-        # a few ulps either way: log1p of the exact change where log(c / p) would lose the digits
-        # of a small return, log(c / p) for a fall below half, where log1p's argument nears -1
-        with np.errstate(invalid="ignore"):
-            r[has_r] = np.where(c >= p / 2, np.log1p((close[has_r] - prev[has_r]) / p), np.log(c / p))
+        r[has_r] = _log_returns(close[has_r].tolist(), prev[has_r].tolist())
         spread = bars.high - bars.low
         gaps = np.maximum(spread, np.maximum(np.abs(bars.high - prev), np.abs(bars.low - prev)))
         return cls(r=r, has_r=has_r, tr=np.where(bars.first, spread, gaps))
+
+
+def _log_returns(close: list[int], prev: list[int]) -> list[float]:
+    """ln(close / prev) of each pair, by the C library's log1p and log, not numpy's: numpy picks its
+    log by the CPU (AVX-512 or not), and the two differ in the last bit, so the statistics would
+    depend on the machine; the C library's are the same code on every machine.
+
+    log1p of the exact change where log(c / p) would lose the digits of a small return; log(c / p)
+    for a fall below half, where log1p's argument nears -1.
+    """
+    return [log1p((c - p) / p) if c >= p / 2 else log(c / p) for c, p in zip(close, prev, strict=True)]
 
 
 def _running(values: Any) -> Objects:
