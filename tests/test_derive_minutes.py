@@ -123,3 +123,22 @@ def test_binary_arrays_and_copy_rows_as_the_server_reads_and_writes_them(conn: p
         got = conn.execute("SELECT * FROM obsdb_bars_in ORDER BY s").fetchall()
     assert got[0] == (1, second, 7, 9, 1, 3, 5, -1, True, False)
     assert got[1][1] == second - timedelta(seconds=1, microseconds=1) and got[1][7:] == (2**40, False, True)
+
+
+def test_numeric_and_float_fields_as_the_server_reads_them(conn: psycopg.Connection[Any]) -> None:
+    """The statistics' exact sums go out as numeric fields of a fixed digit count (int64, or Python
+    integers past it), their floats as float8: the server must read back the very values."""
+    small = np.array([0, 1, 9_999, 10_000, 123_456_789, -42, 2**63 - 1], dtype=np.int64)
+    big = np.array([0, 10**40 + 7, -(2**70), 5], dtype=np.object_)
+    floats = np.array([0.1, -1e300, 5e-324, 1.0])
+    assert pgbinary.numeric_digits(small) == pgbinary.INT64_DIGITS and pgbinary.numeric_digits(big) == 11
+    for values in (small, big):
+        digits = pgbinary.numeric_digits(values)
+        layout = pgbinary.row_type([("n", pgbinary.numeric_type(digits)), ("f", "float8")])
+        f = np.resize(floats, values.size)
+        with conn.transaction(force_rollback=True):
+            conn.execute("CREATE TEMPORARY TABLE numeric_in (n numeric NOT NULL, f float8 NOT NULL) ON COMMIT DROP")
+            with conn.cursor().copy("COPY numeric_in FROM STDIN (FORMAT BINARY)") as copy:
+                copy.write(pgbinary.write_rows({"n": pgbinary.numerics(values, digits), "f": f}, layout))
+            got = conn.execute("SELECT n::text, f FROM numeric_in").fetchall()
+        assert got == [(str(v), x) for v, x in zip(values.tolist(), f.tolist(), strict=True)]

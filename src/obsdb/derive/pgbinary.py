@@ -1,11 +1,13 @@
 """PostgreSQL's binary formats read into and written from numpy: arrays without NULLs, and COPY
-streams of fixed-width NOT NULL rows.
+streams of NOT NULL rows whose fields each have one width (numeric too: a fixed count of digits).
 
 psycopg turns binary values into Python objects one at a time (a day of ticks is 1.2 million of
 them, about 0.1 us each, and as many again for numpy to read them back); the columns derive moves
 this way are integers, timestamps and booleans that are never NULL, so numpy can view (or lay out)
 each whole value at once. Formats: PostgreSQL's documentation of COPY ("Binary Format") and its
-array_send(); a timestamptz is int64 microseconds since 2000-01-01 00:00 UTC.
+array_send(); a timestamptz is int64 microseconds since 2000-01-01 00:00 UTC; numeric_send()/
+numeric_recv() in src/backend/utils/adt/numeric.c for numeric (the server strips the leading zero
+digits a fixed count leaves).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from psycopg.pq import Format
 HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
 TRAILER = b"\xff\xff"  # a field count of -1
 PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
-_TYPES = {"int4": ">i4", "int8": ">i8", "timestamptz": ">i8", "bool": "?"}
+_TYPES = {"int4": ">i4", "int8": ">i8", "timestamptz": ">i8", "bool": "?", "float8": ">f8"}
 #: the array types :func:`raw_arrays` leaves as bytes, by OID (int4[], int8[], timestamptz[])
 _ARRAY_OIDS = {1007: "int4", 1016: "int8", 1185: "timestamptz"}
 
@@ -57,12 +59,46 @@ def read_array(raw: bytes | None, pg_type: str) -> np.ndarray:
     return cells["value"].astype(np.int64)
 
 
-def row_type(columns: Sequence[tuple[str, str]]) -> np.dtype[np.void]:
-    """One COPY row's layout: the field count, then each column's length word and value (big-endian)."""
-    fields: list[tuple[str, str]] = [("_count", ">i2")]
+def row_type(columns: Sequence[tuple[str, str | np.dtype[Any]]]) -> np.dtype[np.void]:
+    """One COPY row's layout: the field count, then each column's length word and value (big-endian).
+    A column's type is a name of :data:`_TYPES` or a layout such as :func:`numeric_type`'s."""
+    fields: list[tuple[str, Any]] = [("_count", ">i2")]
     for name, pg_type in columns:
-        fields += [(f"_{name}_len", ">i4"), (name, _TYPES[pg_type])]
+        fields += [(f"_{name}_len", ">i4"), (name, _TYPES[pg_type] if isinstance(pg_type, str) else pg_type)]
     return np.dtype(fields)
+
+
+#: base-10000 digits of an int64: |value| < 10**20
+INT64_DIGITS = 5
+_NBASE = 10_000
+_NUMERIC_NEG = 0x4000
+
+
+def numeric_type(digits: int) -> np.dtype[np.void]:
+    """A numeric value of ``digits`` base-10000 digits, scale 0: the layout numeric_recv() reads."""
+    return np.dtype([("ndigits", ">i2"), ("weight", ">i2"), ("sign", ">u2"), ("dscale", ">u2"),
+                     ("digits", ">i2", (digits,))])
+
+
+def numeric_digits(values: np.ndarray) -> int:
+    """The digits :func:`numerics` needs for ``values`` (int64, or Python integers of any size)."""
+    if values.dtype != np.object_:
+        return INT64_DIGITS
+    largest = max((abs(v) for v in values.tolist()), default=0)
+    return max(1, (len(str(largest)) + 3) // 4)
+
+
+def numerics(values: np.ndarray, digits: int) -> np.ndarray:
+    """Integers (int64, or Python integers in an object array) as numeric values of ``digits`` digits."""
+    out = np.zeros(values.size, numeric_type(digits))
+    out["ndigits"], out["weight"] = digits, digits - 1
+    negative = values < 0
+    out["sign"] = np.where(negative, _NUMERIC_NEG, 0)
+    magnitude = np.where(negative, -values, values)
+    for place in range(digits - 1, -1, -1):  # least significant digit last
+        out["digits"][:, place] = (magnitude % _NBASE).astype(np.int64)
+        magnitude = magnitude // _NBASE
+    return out
 
 
 def write_rows(columns: Mapping[str, np.ndarray], dtype: np.dtype[np.void]) -> bytes:

@@ -5,19 +5,22 @@ PostgreSQL answers a day's bars once; every window of every length is summed her
 and VWAP exactly as PostgreSQL rounds them). Two kinds of sums:
 
 * integer quantities (counts; sums of closes, true ranges, volumes, typical price x volume; the
-  variance numerators n*sum(x^2) - sum(x)^2): exact, as differences of running sums in Python
-  integers, so no size of price or volume overflows;
+  variance numerators n*sum(x^2) - sum(x)^2): exact, as differences of running sums. In int64 when
+  every window's result fits (int64 arithmetic wraps modulo 2**64, so a result that fits is exact
+  even where a running sum wrapped), else in Python integers, so no size of price or volume
+  overflows;
 * the log-return moments: float64, two-pass (each window's mean first, then the sums of the
   deviations' second, third and fourth powers), added bar by bar oldest first. A window's figures
   depend only on its own bars, never on which other rows are computed with it: an increment gives
   a rebuild's bits.
+
+The rows go out as columns (numpy arrays) for a binary COPY (``derive.pgbinary``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from math import log, log1p
 from typing import Any
 
@@ -27,20 +30,22 @@ import numpy.typing as npt
 Ints = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float64]
 Bools = npt.NDArray[np.bool_]
-Objects = npt.NDArray[np.object_]  # Python integers (exact sums), or floats and None (nullable columns)
+Sums = npt.NDArray[Any]  # int64, or Python integers (object) where int64 could overflow
 
-#: a symbol's bars are keyed group * _SPAN + microseconds into the day, so frames never cross symbols
+#: a symbol's bars are keyed symbol * _SPAN + microseconds, so frames never cross symbols
 _SPAN = 10**12
 _MICROS_PER_MINUTE = 60_000_000
 _BIG = np.iinfo(np.int64).max
+#: the exact sums that are columns (numeric in sql/stats_in_create.sql)
+SUMS = ("sx", "q_x", "s_tr", "sv", "q_v", "pv3")
 
 
 @dataclass(frozen=True)
 class DayBars:
-    """One source's bars of a KST day, sorted by symbol, then bar_time (as ``stats_bars.sql`` answers)."""
+    """One source's bars of a KST day, sorted by symbol, then bar_time."""
 
-    symbols: list[str]
-    times: list[datetime]
+    symbol: Ints  # the symbol's 1-based index in the statement's symbols
+    times: Ints  # bar_time, binary timestamptz microseconds
     key: Ints
     high: Ints
     low: Ints
@@ -50,19 +55,16 @@ class DayBars:
     first: Bools  # the symbol's first bar of the day: no return, its true range is high - low
 
     @classmethod
-    def of(cls, rows: Sequence[tuple[Any, ...]]) -> DayBars:
-        """From rows (symbol, bar_time, micros into the day, high, low, close, volume or None)."""
-        symbols = [r[0] for r in rows]
-        first = np.array([i == 0 or symbols[i] != symbols[i - 1] for i in range(len(rows))], dtype=np.bool_)
-        group = np.cumsum(first, dtype=np.int64)
-        micros = np.array([r[2] for r in rows], dtype=np.int64)
-        volume = [r[6] for r in rows]
-        return cls(symbols=symbols, times=[r[1] for r in rows], key=group * _SPAN + micros,
-                   high=np.array([r[3] for r in rows], dtype=np.int64),
-                   low=np.array([r[4] for r in rows], dtype=np.int64),
-                   close=np.array([r[5] for r in rows], dtype=np.int64),
-                   volume=np.array([v or 0 for v in volume], dtype=np.int64),
-                   has_volume=np.array([v is not None for v in volume], dtype=np.bool_), first=first)
+    def of(cls, arrays: Mapping[str, Ints], lo: int) -> DayBars:
+        """From ``sql/stats_bars.sql``'s arrays (in no order; volume -1: none); ``lo``: the day's start."""
+        order = np.lexsort((arrays["t"], arrays["s"]))
+        symbol, times = arrays["s"][order], arrays["t"][order]
+        volume = arrays["volume"][order]
+        first = np.ones(symbol.size, np.bool_)
+        first[1:] = symbol[1:] != symbol[:-1]
+        return cls(symbol=symbol, times=times, key=symbol * _SPAN + (times - lo), high=arrays["high"][order],
+                   low=arrays["low"][order], close=arrays["close"][order], volume=np.maximum(volume, 0),
+                   has_volume=volume >= 0, first=first)
 
 
 @dataclass(frozen=True)
@@ -95,88 +97,100 @@ def _log_returns(close: list[int], prev: list[int]) -> list[float]:
     return [log1p((c - p) / p) if c >= p / 2 else log(c / p) for c, p in zip(close, prev, strict=True)]
 
 
-def _running(values: Any) -> Objects:
-    """Running sums in Python integers, with a leading 0: a frame's sum is a difference of two."""
-    out = np.zeros(len(values) + 1, dtype=np.object_)
-    out[1:] = np.cumsum(np.asarray(values, dtype=np.object_))
-    return out
+def _int64_exact(bars: DayBars, steps: _Steps, longest: int) -> bool:
+    """Whether every window's integer result fits in int64 (bounded by its longest frame's)."""
+    if not bars.close.size:
+        return True
+    price, volume = int(bars.high.max()), int(bars.volume.max())  # high >= close, low >= 0
+    bounds = (longest * longest * price * price, longest * longest * volume * volume,
+              longest * 3 * price * volume, longest * int(steps.tr.max()))
+    return max(bounds) <= _BIG
 
 
 @dataclass(frozen=True)
 class _Running:
-    close: Objects
-    close2: Objects
-    tr: Objects
-    n_v: Objects
-    volume: Objects
-    volume2: Objects
-    pv3: Objects
+    """Running sums with a leading 0: a frame's sum is a difference of two."""
+
+    close: Sums
+    close2: Sums
+    tr: Sums
+    n_v: Ints
+    volume: Sums
+    volume2: Sums
+    pv3: Sums
 
     @classmethod
-    def of(cls, bars: DayBars, steps: _Steps) -> _Running:
-        close = bars.close.astype(np.object_)
-        volume = bars.volume.astype(np.object_)
-        typical = (bars.high.astype(np.object_) + bars.low.astype(np.object_) + close)
-        return cls(close=_running(close), close2=_running(close * close), tr=_running(steps.tr),
+    def of(cls, bars: DayBars, steps: _Steps, exact: type) -> _Running:
+        close: Sums = bars.close.astype(exact)
+        volume: Sums = bars.volume.astype(exact)
+        typical: Sums = bars.high.astype(exact) + bars.low.astype(exact) + close
+        return cls(close=_running(close), close2=_running(close * close), tr=_running(steps.tr.astype(exact)),
                    n_v=_running(bars.has_volume.astype(np.int64)), volume=_running(volume),
                    volume2=_running(volume * volume), pv3=_running(typical * volume))
 
 
+def _running(values: Sums) -> Sums:
+    out = np.zeros(values.size + 1, dtype=values.dtype)
+    out[1:] = np.cumsum(values)
+    return out
+
+
 def window_rows(bars: DayBars, scope: Bools, windows: Sequence[int], bar_minutes: int,
-                bars_per_year: float) -> list[tuple[Any, ...]]:
-    """One row per (window length, bar of ``scope``): the columns of ``sql/stats_in_create.sql``.
+                bars_per_year: float) -> dict[str, np.ndarray]:
+    """One row per (window length, bar of ``scope``), as the columns of ``sql/stats_in_create.sql``.
 
     The window of length W ending with bar t holds the same symbol's bars with bar_time in
     [t - W + L, t]; its returns are those of its bars but the first (whose previous bar is outside).
     """
     rows = np.flatnonzero(scope)
     if rows.size == 0 or not windows:
-        return []
+        return {}
     steps = _Steps.of(bars)
-    running = _Running.of(bars, steps)
-    out: list[tuple[Any, ...]] = []
+    exact = np.int64 if _int64_exact(bars, steps, max(windows) // bar_minutes) else np.object_
+    running = _Running.of(bars, steps, exact)
+    parts = []
     for window in windows:
         reach = (window - bar_minutes) * _MICROS_PER_MINUTE
         start = np.searchsorted(bars.key, bars.key[rows] - reach, side="left")
-        out.extend(_frames(bars, steps, running, rows, start, window, bar_minutes, bars_per_year))
-    return out
+        parts.append(_frames(bars, steps, running, rows, start, window, bar_minutes, bars_per_year))
+    return {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
 
 
 def _frames(bars: DayBars, steps: _Steps, running: _Running, rows: Ints, start: Ints, window: int,
-            bar_minutes: int, bars_per_year: float) -> list[tuple[Any, ...]]:
+            bar_minutes: int, bars_per_year: float) -> dict[str, np.ndarray]:
     """The rows of one window length: the frame of row i is bars start[i] .. rows[i]."""
     end = rows + 1
     n_bars = end - start
 
-    def summed(run: Objects) -> Objects:
-        return run[end] - run[start]  # type: ignore[no-any-return]
+    def summed(run: Sums) -> Sums:
+        return run[end] - run[start]
 
     sx, sv, n_v = summed(running.close), summed(running.volume), summed(running.n_v)
     moments = _Moments.of(bars, steps, rows, start, int(n_bars.max()))
     ratios = _Ratios.of(moments, bars_per_year)
-    coverage = np.minimum(1.0, (n_bars * bar_minutes).astype(np.float64) / window)
-    columns = (
-        [bars.symbols[i] for i in rows.tolist()], [window] * rows.size, [bars.times[i] for i in rows.tolist()],
-        n_bars.tolist(), coverage.tolist(), sx.tolist(),
-        (n_bars.astype(np.object_) * summed(running.close2) - sx * sx).tolist(), summed(running.tr).tolist(),
-        n_v.tolist(), sv.tolist(), (n_v * summed(running.volume2) - sv * sv).tolist(), summed(running.pv3).tolist(),
-        moments.low.tolist(), moments.high.tolist(), *ratios.columns())
-    return list(zip(*columns, strict=True))
+    return {"s": bars.symbol[rows], "window_minutes": np.full(rows.size, window), "bar_time": bars.times[rows],
+            "bar_count": n_bars, "coverage": np.minimum(1.0, (n_bars * bar_minutes).astype(np.float64) / window),
+            "sx": sx, "q_x": n_bars.astype(sx.dtype) * summed(running.close2) - sx * sx, "s_tr": summed(running.tr),
+            "n_v": n_v, "sv": sv, "q_v": n_v.astype(sv.dtype) * summed(running.volume2) - sv * sv,
+            "pv3": summed(running.pv3), "price_min": moments.low, "price_max": moments.high, "n_r": moments.n,
+            "spread": moments.spread, "logret_mean": moments.mean, "logret_stddev": ratios.stddev,
+            "logret_skew": ratios.skew, "logret_kurtosis": ratios.kurtosis, "annualized_vol": ratios.annualized}
 
 
 @dataclass(frozen=True)
 class _Ratios:
-    """The log-return statistics of docs/derive-stats.md, NULL (None) where they are undefined.
+    """The log-return statistics of docs/derive-stats.md, as computed: where one is undefined (too
+    few returns, or all equal) its value is meaningless, and the view (sql/stats_in_view.sql) makes
+    it NULL from the frame's return count and spread.
 
     Only +, -, *, / and sqrt, each correctly rounded in IEEE 754 wherever numpy runs, so the bits
     do not depend on the machine (no pow, whose last bit differs between libraries).
     """
 
-    mean: Objects
-    stddev: Objects
-    skew: Objects
-    kurtosis: Objects
-    annualized: Objects
+    stddev: Floats
+    skew: Floats
+    kurtosis: Floats
+    annualized: Floats
 
     @classmethod
     def of(cls, m: _Moments, bars_per_year: float) -> _Ratios:
@@ -187,18 +201,7 @@ class _Ratios:
             g = (n - 2) * (n - 3)
             kurtosis = (n + 1) * (n - 1) / g * (n * m.c4 / (m.c2 * m.c2)) - 3 * (n - 1) * (n - 1) / g
             annualized = stddev * np.sqrt(bars_per_year)
-        return cls(mean=_where(m.n >= 1, m.mean), stddev=_where(m.n >= 2, stddev),
-                   skew=_where((m.n >= 3) & m.spread, skew), kurtosis=_where((m.n >= 4) & m.spread, kurtosis),
-                   annualized=_where(m.n >= 2, annualized))
-
-    def columns(self) -> tuple[list[Any], ...]:
-        return tuple(c.tolist() for c in (self.mean, self.stddev, self.skew, self.kurtosis, self.annualized))
-
-
-def _where(defined: Bools, values: Floats) -> Objects:
-    out = values.astype(np.object_)
-    out[~defined] = None
-    return out
+        return cls(stddev=stddev, skew=skew, kurtosis=kurtosis, annualized=annualized)
 
 
 @dataclass(frozen=True)

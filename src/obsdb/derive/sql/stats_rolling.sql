@@ -9,8 +9,8 @@ WITH scope AS (
     SELECT x.symbol, x.since
     FROM unnest(%(symbols)s::text[], %(froms)s::timestamptz[]) AS x (symbol, since)
 ),
-stats AS (
-    SELECT * FROM obsdb_stats
+stats AS (  -- the view's symbol index mapped to the symbol
+    SELECT (%(symbols)s::text[])[v.s] AS symbol, v.* FROM obsdb_stats v
 ),
 existing AS (  -- the keys the scope has now (none on a fresh day)
     SELECT t.symbol, t.window_minutes, t.bar_time

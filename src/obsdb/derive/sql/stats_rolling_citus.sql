@@ -9,7 +9,7 @@ INSERT INTO analysis_rolling_stats AS t (
     symbol, source_table, window_minutes, bar_time, bar_count, coverage, price_mean, price_stddev,
     price_min, price_max, logret_mean, logret_stddev, logret_skew, logret_kurtosis, atr,
     annualized_vol, hl_range, volume_mean, volume_stddev, vwap, computed_at)
-SELECT symbol, %(source_table)s, window_minutes, bar_time, bar_count, coverage, price_mean,
+SELECT (%(symbols)s::text[])[s], %(source_table)s, window_minutes, bar_time, bar_count, coverage, price_mean,
        price_stddev, price_min, price_max, logret_mean, logret_stddev, logret_skew, logret_kurtosis, atr,
        annualized_vol, hl_range, volume_mean, volume_stddev, vwap, %(now)s::timestamptz
 FROM obsdb_stats
