@@ -12,10 +12,13 @@ WITH scope AS (
 stats AS (  -- the view's symbol index mapped to the symbol
     SELECT (%(symbols)s::text[])[v.s] AS symbol, v.* FROM obsdb_stats v
 ),
-existing AS (  -- the keys the scope has now (none on a fresh day)
+existing AS (  -- the keys the scope has now, of the lengths computed (none on a fresh day)
     SELECT t.symbol, t.window_minutes, t.bar_time
     FROM analysis_rolling_stats t JOIN scope x ON x.symbol = t.symbol
     WHERE t.source_table = %(source_table)s
+      -- the key's window_minutes bound: one index range per symbol and length, not every day of
+      -- the symbol's history in the partition read past the bar_time bounds
+      AND t.window_minutes = ANY(array_remove(ARRAY[%(w1)s, %(w2)s, %(w3)s, %(w4)s, %(w5)s]::smallint[], NULL))
       AND t.bar_time >= %(lo)s::timestamptz AND t.bar_time < %(hi)s::timestamptz
       AND (x.since IS NULL OR t.bar_time >= x.since)
 ),
