@@ -9,9 +9,9 @@ WITH scope AS (
     SELECT x.symbol, x.since
     FROM unnest(%(symbols)s::text[], %(froms)s::timestamptz[]) AS x (symbol, since)
 ),
-stats AS (  -- the view's symbol index mapped to the symbol
-    SELECT (%(symbols)s::text[])[v.s] AS symbol, v.* FROM obsdb_stats v
-),
+-- No CTE over the view: one referenced three times is materialised (a day's 80,000 wide rows spill
+-- to a temporary file and are read back); a fresh day computes the view once, in the INSERT.
+
 existing AS (  -- the keys the scope has now, of the lengths computed (none on a fresh day)
     SELECT t.symbol, t.window_minutes, t.bar_time
     FROM analysis_rolling_stats t JOIN scope x ON x.symbol = t.symbol
@@ -31,11 +31,11 @@ inserted AS (
         symbol, source_table, window_minutes, bar_time, bar_count, coverage, price_mean, price_stddev,
         price_min, price_max, logret_mean, logret_stddev, logret_skew, logret_kurtosis, atr,
         annualized_vol, hl_range, volume_mean, volume_stddev, vwap, computed_at)
-    SELECT symbol, %(source_table)s, window_minutes, bar_time, bar_count, coverage, price_mean, price_stddev,
-           price_min, price_max, logret_mean, logret_stddev, logret_skew, logret_kurtosis, atr,
-           annualized_vol, hl_range, volume_mean, volume_stddev, vwap, %(now)s::timestamptz
-    FROM stats s
-    WHERE (s.symbol, s.window_minutes, s.bar_time) NOT IN (SELECT e.symbol, e.window_minutes, e.bar_time FROM existing e)
+    SELECT (%(symbols)s::text[])[s.s], %(source_table)s, window_minutes, bar_time, bar_count, coverage,
+           price_mean, price_stddev, price_min, price_max, logret_mean, logret_stddev, logret_skew,
+           logret_kurtosis, atr, annualized_vol, hl_range, volume_mean, volume_stddev, vwap, %(now)s::timestamptz
+    FROM obsdb_stats s
+    WHERE ((%(symbols)s::text[])[s.s], s.window_minutes, s.bar_time) NOT IN (SELECT e.symbol, e.window_minutes, e.bar_time FROM existing e)
     RETURNING 1
 ),
 updated AS (
@@ -46,11 +46,11 @@ updated AS (
         logret_kurtosis = s.logret_kurtosis, atr = s.atr, annualized_vol = s.annualized_vol,
         hl_range = s.hl_range, volume_mean = s.volume_mean, volume_stddev = s.volume_stddev,
         vwap = s.vwap, computed_at = %(now)s::timestamptz
-    FROM stats s
+    FROM obsdb_stats s
     -- EXISTS: a one-time filter, so a fresh day (no existing keys) probes no key at all
     WHERE EXISTS (SELECT FROM existing)
-      AND (s.symbol, s.window_minutes, s.bar_time) IN (SELECT e.symbol, e.window_minutes, e.bar_time FROM existing e)
-      AND t.symbol = s.symbol AND t.source_table = %(source_table)s AND t.window_minutes = s.window_minutes
+      AND ((%(symbols)s::text[])[s.s], s.window_minutes, s.bar_time) IN (SELECT e.symbol, e.window_minutes, e.bar_time FROM existing e)
+      AND t.symbol = (%(symbols)s::text[])[s.s] AND t.source_table = %(source_table)s AND t.window_minutes = s.window_minutes
       AND t.bar_time = s.bar_time
       AND t.bar_time >= %(lo)s::timestamptz AND t.bar_time < %(hi)s::timestamptz
       AND (t.bar_count, t.coverage, t.price_mean, t.price_stddev, t.price_min, t.price_max,
@@ -71,7 +71,8 @@ deleted AS (  -- rows of the scope whose bar is gone, or whose window length the
            OR (x.since IS NULL OR t.bar_time >= x.since)
               -- NOT IN: a hashed subplan whatever the row estimate (an anti join estimated at 1
               -- row is a nested loop of every row against every computed one)
-              AND (t.symbol, t.window_minutes, t.bar_time) NOT IN (SELECT s.symbol, s.window_minutes, s.bar_time FROM stats s))
+              AND (t.symbol, t.window_minutes, t.bar_time) NOT IN (
+                  SELECT (%(symbols)s::text[])[i.s], i.window_minutes, i.bar_time FROM obsdb_stats_in i))
     RETURNING 1
 )
 SELECT (SELECT count(*) FROM inserted) + (SELECT count(*) FROM updated), (SELECT count(*) FROM deleted)
