@@ -5,7 +5,8 @@
 
 Each step runs alone over the same lines, with the cycle collector off as in a load: read (chunks,
 SHA-256, split into lines), decode (msgspec, constraints included: this is the validation),
-build rows (times, flags), encode (psycopg binary COPY rows, written to memory), and the server:
+build rows (times, flags), encode (psycopg binary COPY rows, written to memory); the same three
+as the loader runs them (load/packed.py: each chunk encoded right after it is decoded); the server:
 those COPY bytes sent into scalp_ticks of a fresh database (DATABASE_URL's server, else embedded).
 """
 
@@ -18,6 +19,7 @@ import os
 import subprocess
 import sys
 import time
+from collections import Counter
 
 import psycopg
 from psycopg import sql
@@ -28,6 +30,7 @@ from obsdb.db import queries as q
 from obsdb.formats import production
 from obsdb.formats.production import DENSE_COLUMNS
 from obsdb.load.files import open_archive
+from obsdb.load.packed import pack_production
 from obsdb.load.reader import StreamReader
 
 
@@ -79,6 +82,15 @@ def main() -> None:
                 for row in rows:
                     copy.write_row(row)
             encode_s = time.perf_counter() - started
+
+            def factory(sink: io.BytesIO) -> Copy:
+                copy = Copy(conn.cursor(), binary=True, writer=FileWriter(sink))
+                copy.set_types([types[c] for c in DENSE_COLUMNS])
+                return copy
+            started = time.perf_counter()
+            for lines in batches:  # the loader's path: each chunk encoded as soon as it is decoded
+                pack_production(lines, 1, 1, factory, Counter())
+            packed_s = time.perf_counter() - started
             times = [r[1] for r in rows if r is not None]
             conn.execute(q.ENSURE_TICK_PARTITIONS, (min(times), max(times)))
             data = memoryview(sink.getvalue())
@@ -95,6 +107,8 @@ def main() -> None:
     print(f"  build rows (times, flags)     {_per_row(rows_s, n)}")
     print(f"  encode (binary COPY rows)     {_per_row(encode_s, n)}")
     print(f"  client total                  {_per_row(read_s + decode_s + rows_s + encode_s, n)}")
+    print(f"  packed: decode, rows, encode  {_per_row(packed_s, n)}   (the loader's path, load/packed.py)")
+    print(f"  client total, packed          {_per_row(read_s + packed_s, n)}")
     print(f"  server COPY into scalp_ticks  {_per_row(server_s, n)}")
 
 

@@ -18,6 +18,7 @@ from obsdb.formats.common import FieldError
 from obsdb.formats.production import DENSE_COLUMNS, decode_batch
 from obsdb.formats.recognize import describe_unknown, recognize
 from obsdb.formats.ticks import TICK_FIELDS
+from obsdb.load.packed import CopyFactory, pack_production
 from obsdb.load.reader import MAX_LINE, Batch, OversizedLine
 from obsdb.load.rows import Row, RowGroup, RowGroups
 from obsdb.load.validate import RowError, validate_model, validate_rows
@@ -80,27 +81,36 @@ def _loads_failure(raw: bytes, first: bool) -> tuple[str, Any]:
     return "reject", "invalid JSON"
 
 
-def parse_batch(batch: Batch, file_id: int | None) -> Parsed:
-    """Recognise, extract and validate every line of ``batch``; nothing here can raise for bad data."""
+def parse_batch(batch: Batch, file_id: int | None, pack: CopyFactory | None = None) -> Parsed:
+    """Recognise, extract and validate every line of ``batch``; nothing here can raise for bad data.
+    With ``pack``, the production ticks come out already encoded for COPY (load/packed.py)."""
     out = Parsed(batch)
     dense = out.groups.group("scalp_ticks", DENSE_COLUMNS)
+    if pack is not None:
+        dense.packed, others = pack_production(batch.lines, file_id, batch.first_line, pack, out.flagged)
+    else:
+        others = _production_rows(batch, file_id, dense, out.flagged)
+    if others:
+        _parse_general(out, others, file_id)
+    return out
+
+
+def _production_rows(batch: Batch, file_id: int | None, dense: RowGroup, flagged: Counter[str]) -> list[int]:
+    """The production ticks of ``batch`` as rows of ``dense``; returns the positions of the other lines."""
     others: list[int] = []
     decoded = decode_batch(batch.lines, file_id, batch.first_line)
     if None not in decoded:  # the usual batch: every line production, taken whole (no per-row add)
-        dense.rows, dense.index = cast(list[Row], decoded), list(range(len(decoded)))
+        dense.set(cast(list[Row], decoded), list(range(len(decoded))))
     else:
         for i, row in enumerate(decoded):
             if row is None:
                 others.append(i)
             else:
                 dense.add(row, i)
-    flagged = out.flagged
     for row in dense.rows:
         if row[_DENSE_FLAG] != "normal":
             flagged.update(row[_DENSE_FLAG].split(","))
-    if others:
-        _parse_general(out, others, file_id)
-    return out
+    return others
 
 
 def _parse_general(out: Parsed, positions: list[int], file_id: int | None) -> None:

@@ -150,12 +150,13 @@ class FileLoader:
               report: FileReport) -> None:
         """Parse and write every complete line from the reader's position; remember how far it got."""
         batches: Iterator[Batch] = reader.batches(BATCH_LINES, BATCH_BYTES, report.resumed_at_line)
-        for parsed in pipelined(parse_batch(b, file_id) for b in batches):
+        pack = self.writer.packer() if self.writer is not None and file_id is not None else None
+        for parsed in pipelined(parse_batch(b, file_id, pack) for b in batches):
             start_bytes = self._write(parsed, found, file_id, start_bytes, report, opened)
         if opened.compression != "none":
             tail = tail_batch(reader, reader.lines_done + 1)
             if tail is not None:
-                self._write(parse_batch(tail, file_id), found, file_id, start_bytes, report, opened)
+                self._write(parse_batch(tail, file_id, pack), found, file_id, start_bytes, report, opened)
         report.pending_bytes = len(reader.pending)
         self.ledger.remember_path(found, file_id, reader.offset)
 

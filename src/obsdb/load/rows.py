@@ -3,32 +3,59 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from obsdb.load.packed import Packed
 
 Row = tuple[Any, ...]
 
 
-@dataclass
 class RowGroup:
-    """Rows of ``table`` in the order of ``columns``; ``index`` holds each row's line in its batch."""
+    """Rows of ``table`` in the order of ``columns``; ``index`` holds each row's line in its batch.
 
-    table: str
-    columns: tuple[str, ...]
-    rows: list[Row] = field(default_factory=list)
-    index: list[int] = field(default_factory=list)
+    A group of production ticks may hold them ``packed`` (already binary COPY data, load/packed.py)
+    instead: its rows are then decoded again only if some path asks for them, and any change to the
+    rows drops the packed form, so the two never disagree.
+    """
+
+    def __init__(self, table: str, columns: tuple[str, ...]) -> None:
+        self.table = table
+        self.columns = columns
+        self._rows: list[Row] = []
+        self._index: list[int] = []
+        self.packed: Packed | None = None
+
+    def _unpack(self) -> None:
+        if self.packed is not None and not self._rows:
+            self._rows, self._index = self.packed.rebuild()
+
+    @property
+    def rows(self) -> list[Row]:
+        self._unpack()
+        return self._rows
+
+    @property
+    def index(self) -> list[int]:
+        self._unpack()
+        return self._index
+
+    def set(self, rows: list[Row], index: list[int]) -> None:
+        self._rows, self._index, self.packed = rows, index, None
 
     def add(self, row: Row, i: int) -> None:
-        self.rows.append(row)
-        self.index.append(i)
+        if self.packed is not None:
+            self.set(self.rows, self.index)
+        self._rows.append(row)
+        self._index.append(i)
 
     def keep(self, positions: list[int]) -> None:
         """Keep only the rows at ``positions`` (after validation refused the others)."""
-        self.rows = [self.rows[k] for k in positions]
-        self.index = [self.index[k] for k in positions]
+        rows, index = self.rows, self.index
+        self.set([rows[k] for k in positions], [index[k] for k in positions])
 
     def __len__(self) -> int:
-        return len(self.rows)
+        return self.packed.count if self.packed is not None else len(self._rows)
 
 
 class RowGroups:
@@ -45,7 +72,7 @@ class RowGroups:
         return found
 
     def __iter__(self) -> Iterator[RowGroup]:
-        return iter([g for g in self._groups.values() if g.rows])
+        return iter([g for g in self._groups.values() if len(g)])
 
     def count(self) -> int:
         return sum(len(g) for g in self._groups.values())

@@ -10,6 +10,7 @@ reject with the server's reason instead of failing the batch.
 
 from __future__ import annotations
 
+import io
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -19,12 +20,15 @@ from operator import itemgetter
 from typing import Any
 
 import psycopg
-from psycopg import sql
+from psycopg import Copy, sql
+from psycopg.copy import FileWriter
 from psycopg.types.json import Jsonb
 
 from obsdb.db import citus
 from obsdb.db import queries as q
+from obsdb.formats.production import DENSE_COLUMNS
 from obsdb.krx import KST
+from obsdb.load.packed import CopyFactory
 from obsdb.load.parse import Parsed, Reject
 from obsdb.load.rows import Row, RowGroup
 from obsdb.models import ALL_MODELS
@@ -69,6 +73,8 @@ def _span(group: RowGroup) -> tuple[datetime, datetime] | None:
     """The earliest and latest partition time of a group of a time-partitioned table (one pass each)."""
     if group.table not in PARTITIONED:
         return None
+    if group.packed is not None:
+        return group.packed.lo, group.packed.hi
     at = group.columns.index(PARTITIONED[group.table])
     times = [r[at] for r in group.rows]
     return min(times), max(times)
@@ -77,6 +83,19 @@ def _span(group: RowGroup) -> tuple[datetime, datetime] | None:
 def _symbols(rows: Sequence[Row]) -> list[str]:
     """The distinct symbols (first column) of ``rows``."""
     return list(set(map(_FIRST, rows)))
+
+
+def _rows_of(rows: Sequence[Row] | RowGroup) -> Sequence[Row]:
+    """Rows, or a group's rows (decoded again from its lines if they were packed)."""
+    return rows.rows if isinstance(rows, RowGroup) else rows
+
+
+def _time_span(rows: Sequence[Row], at: int) -> tuple[datetime, datetime]:
+    return min(r[at] for r in rows), max(r[at] for r in rows)
+
+
+def _group_symbols(group: RowGroup) -> list[str]:
+    return group.packed.symbols if group.packed is not None else _symbols(group.rows)
 
 
 _FIRST = itemgetter(0)
@@ -118,6 +137,7 @@ class Writer:
         self._types: dict[str, list[str]] = {}
         self._months: set[tuple[int, int]] = set()  # partitions known to exist (cleared on rollback)
         self._distributed_stages = citus.stages(conn)
+        self._packer: CopyFactory | None = None
 
     # --- helpers ------------------------------------------------------------------------------
     def _column_types(self, table: str, columns: Sequence[str]) -> list[str]:
@@ -138,16 +158,43 @@ class Writer:
             for row in rows:
                 write(row)
 
-    def _ensure_partitions(self, rows: Sequence[Row], at: int, span: tuple[datetime, datetime] | None = None
-                           ) -> tuple[datetime, datetime]:
-        """The partitions for the times in column ``at`` of ``rows``; ``span`` is their min and max when
-        known (the rows are then looked at again only when they are months apart)."""
-        lo, hi = span or (min(r[at] for r in rows), max(r[at] for r in rows))
+    def _copy_group(self, group: RowGroup, target: sql.Composable | None = None) -> None:
+        """COPY a group's rows; packed ones as they are, already binary COPY data."""
+        if group.packed is None:
+            self._copy(group.table, group.columns, group.rows, target)
+            return
+        query = sql.SQL(q.COPY_BINARY).format(
+            table=target or sql.Identifier(group.table), cols=sql.SQL(", ").join(map(sql.Identifier, group.columns)))
+        with self.conn.cursor() as cur, cur.copy(query) as copy:
+            copy.write(memoryview(group.packed.payload))
+
+    def packer(self) -> CopyFactory:
+        """What ``parse_batch`` encodes production ticks with: a COPY of the dense columns' types into
+        a file, on a cursor of its own that never runs a query (so the parse thread may use it)."""
+        if self._packer is None:
+            types = self._column_types("scalp_ticks", DENSE_COLUMNS)
+            cursor = self.conn.cursor()
+
+            def factory(sink: io.BytesIO) -> Copy:
+                copy = Copy(cursor, binary=True, writer=FileWriter(sink))
+                copy.set_types(types)
+                return copy
+            self._packer = factory
+        return self._packer
+
+    def _ensure_partitions(self, rows: Sequence[Row] | RowGroup, at: int,
+                           span: tuple[datetime, datetime] | None = None) -> tuple[datetime, datetime]:
+        """The partitions for the times in column ``at`` of ``rows`` (a group's rows are asked for only
+        when needed); ``span`` is their min and max when known (the rows are then looked at again only
+        when they are months apart)."""
+        if span is None:
+            span = _time_span(_rows_of(rows), at)
+        lo, hi = span
         lo_k, hi_k = lo.astimezone(KST), hi.astimezone(KST)
         if (hi_k.year * 12 + hi_k.month) - (lo_k.year * 12 + lo_k.month) > 1:
             # Far apart (a stray time, say 1970 among 2026): only the months that hold rows, never every
             # month in between (thousands of partitions in one transaction: out of locks, or a hang).
-            for month, (a, b) in _spans([r[at] for r in rows], lambda k: (k.year, k.month)).items():
+            for month, (a, b) in _spans([r[at] for r in _rows_of(rows)], lambda k: (k.year, k.month)).items():
                 if month not in self._months:
                     self.conn.execute(q.ENSURE_TICK_PARTITIONS, (a, b))
                     self._months.add(month)  # type: ignore[arg-type]
@@ -170,10 +217,11 @@ class Writer:
         return stage
 
     # --- paths ----------------------------------------------------------------------------------
-    def _staged_insert(self, table: str, columns: Sequence[str], rows: Sequence[Row]) -> int:
+    def _staged_insert(self, group: RowGroup) -> int:
+        table = group.table
         stage = self._stage(table)
-        self._copy(table, columns, rows, target=stage)
-        cols = sql.SQL(", ").join(map(sql.Identifier, columns))
+        self._copy_group(group, target=stage)
+        cols = sql.SQL(", ").join(map(sql.Identifier, group.columns))
         row = self.conn.execute(
             sql.SQL(q.STAGE_INSERT).format(target=sql.Identifier(table), cols=cols, stage=stage)).fetchone()
         self.conn.execute(sql.SQL(q.STAGE_CLEAR).format(stage=stage))
@@ -184,22 +232,22 @@ class Writer:
         if not (overlap and overlap[0]):
             try:
                 with self.conn.transaction():  # a savepoint: a surprise conflict falls back below
-                    self._copy("scalp_ticks", group.columns, group.rows)
-                return len(group.rows)
+                    self._copy_group(group)
+                return len(group)
             except (psycopg.errors.UniqueViolation, psycopg.errors.InternalError_):
                 # a duplicate inside the batch, or a concurrent loader: deduplicate instead. Citus
                 # re-raises a shard's COPY error without its SQLSTATE (XX000); the staged path
                 # below deduplicates it, or raises the server's real error.
                 pass
-        return self._staged_insert("scalp_ticks", group.columns, group.rows)
+        return self._staged_insert(group)
 
     def _insert(self, group: RowGroup, span: tuple[datetime, datetime] | None, symbols: list[str]) -> int:
         if span is not None:
             at = group.columns.index(PARTITIONED[group.table])
-            self._ensure_partitions(group.rows, at, span)
+            self._ensure_partitions(group, at, span)
         if group.table == "scalp_ticks" and span is not None:
             return self._insert_ticks(group, *span, symbols)
-        return self._staged_insert(group.table, group.columns, group.rows)
+        return self._staged_insert(group)
 
     def _row_by_row(self, parsed: Parsed, group: RowGroup, out: Written) -> tuple[int, list[Row]]:
         """The server refused the batch: insert rows one at a time to find and reject the bad ones.
@@ -226,24 +274,24 @@ class Writer:
                                                f"refused by PostgreSQL: {diag.message_primary or exc}", b.lines[i]))
         return inserted, kept
 
-    def _mark_dirty(self, table: str, columns: Sequence[str], rows: Sequence[Row],
+    def _mark_dirty(self, table: str, columns: Sequence[str], marked: Sequence[Row] | RowGroup,
                     span: tuple[datetime, datetime] | None, symbols: list[str]) -> None:
         """Tell derive which (symbol, KST date) changed, in the same transaction as the rows.
         Symbols x the batch's date range, changed from its earliest time: a batch spans a day or two,
         so this is nearly exact. A batch that spans more (a stray time) is marked day by day, never
         every day in between. The days' derive locks are held (shared) until the batch commits."""
         at = columns.index(DIRTY_SOURCES[table])
-        lo, hi = span or (min(r[at] for r in rows), max(r[at] for r in rows))
+        lo, hi = span or _time_span(_rows_of(marked), at)
         marks = [(symbols, lo, hi)]
         if hi - lo > timedelta(days=2):
             marks = []
-            for day_rows in _by_day(rows, at).values():
+            for day_rows in _by_day(_rows_of(marked), at).values():
                 times = [r[at] for r in day_rows]
                 marks.append((_symbols(day_rows), min(times), max(times)))
             marks.sort(key=lambda m: m[1])
-        for marked, first, last in marks:
+        for codes, first, last in marks:
             self.conn.execute(q.MARK_DAYS_LOCK, {"lo": first, "hi": last})
-            self.conn.execute(q.MARK_DIRTY, {"table": table, "symbols": marked, "lo": first, "hi": last})
+            self.conn.execute(q.MARK_DIRTY, {"table": table, "symbols": codes, "lo": first, "hi": last})
 
     def _leave_out_retired(self, group: RowGroup) -> int:
         """Drop the rows whose time range was retired (docs/retention.md); return how many."""
@@ -274,23 +322,23 @@ class Writer:
                         guard.lock_shared(self.conn)
                         guarded = True
                     out.retired += self._leave_out_retired(group)
-                    if not group.rows:
+                    if not len(group):
                         continue
                 if group.table in q.DERIVED_TABLES and not held:
                     self.conn.execute(q.DERIVED_WRITE_LOCK)
                     held = True
-                marked = group.rows
+                marked: Sequence[Row] | RowGroup = group
                 span = _span(group)
-                symbols = _symbols(marked) if group.table in DIRTY_SOURCES else []  # once: two queries use it
+                symbols = _group_symbols(group) if group.table in DIRTY_SOURCES else []  # once: two queries use it
                 try:
                     with self.conn.transaction():
                         inserted = self._insert(group, span, symbols)
                 except _REFUSED:
                     self._months.clear()
-                    inserted, marked = self._row_by_row(parsed, group, out)
-                    span, symbols = None, _symbols(marked)
+                    inserted, kept = self._row_by_row(parsed, group, out)
+                    marked, span, symbols = kept, None, _symbols(kept)
                 out.inserted[group.table] += inserted
-                out.duplicates += len(group.rows) - inserted
+                out.duplicates += len(group) - inserted
                 if inserted and group.table in DIRTY_SOURCES:
                     self._mark_dirty(group.table, group.columns, marked, span, symbols)
             rejects = parsed.rejects + out.late_rejects
