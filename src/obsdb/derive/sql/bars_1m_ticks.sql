@@ -9,8 +9,13 @@ SELECT array_agg(s.i::integer), array_agg(coalesce(t.exchange_time, t.event_time
        array_agg(t.last_price), array_agg(coalesce(t.cum_volume, -1)), array_agg(coalesce(t.volume, -1))
 FROM unnest(%(symbols)s::text[]) WITH ORDINALITY AS s (symbol, i)
 JOIN scalp_ticks t ON t.symbol = s.symbol
+-- The symbols as an = ANY bound too: one bitmap of the key for all of them, so each heap page of
+-- the day is read once (a join alone was a key scan per symbol: 40 symbols interleave on every
+-- page, 196,000 page reads for a 200,000-tick day instead of 6,300), and the plan stays that
+-- whatever the estimate (the tick-time bounds below are estimated at a few hundred rows).
 -- event_time bounds prune partitions and use the key; the tick's own time decides its day
-WHERE t.event_time >= %(lo)s::timestamptz - interval '1 hour'
+WHERE t.symbol = ANY(%(symbols)s::text[])
+  AND t.event_time >= %(lo)s::timestamptz - interval '1 hour'
   AND t.event_time < %(hi)s::timestamptz + interval '1 hour'
   AND coalesce(t.exchange_time, t.event_time) >= %(lo)s::timestamptz
   AND coalesce(t.exchange_time, t.event_time) < %(hi)s::timestamptz
