@@ -119,7 +119,7 @@ def test_binary_arrays_and_copy_rows_as_the_server_reads_and_writes_them(conn: p
     with conn.transaction(force_rollback=True):
         conn.execute(load_sql("bars_1m_in_create"))
         with conn.cursor().copy(load_sql("bars_1m_in_copy")) as copy:
-            copy.write(pgbinary.write_rows(columns, minutes.STAGED))
+            pgbinary.write_rows(copy.write, columns, minutes.STAGED)
         got = conn.execute("SELECT * FROM obsdb_bars_in ORDER BY s").fetchall()
     assert got[0] == (1, second, 7, 9, 1, 3, 5, -1, True, False)
     assert got[1][1] == second - timedelta(seconds=1, microseconds=1) and got[1][7:] == (2**40, False, True)
@@ -139,6 +139,6 @@ def test_numeric_and_float_fields_as_the_server_reads_them(conn: psycopg.Connect
         with conn.transaction(force_rollback=True):
             conn.execute("CREATE TEMPORARY TABLE numeric_in (n numeric NOT NULL, f float8 NOT NULL) ON COMMIT DROP")
             with conn.cursor().copy("COPY numeric_in FROM STDIN (FORMAT BINARY)") as copy:
-                copy.write(pgbinary.write_rows({"n": pgbinary.numerics(values, digits), "f": f}, layout))
+                pgbinary.write_rows(copy.write, {"n": pgbinary.numerics(values, digits), "f": f}, layout)
             got = conn.execute("SELECT n::text, f FROM numeric_in").fetchall()
         assert got == [(str(v), x) for v, x in zip(values.tolist(), f.tolist(), strict=True)]

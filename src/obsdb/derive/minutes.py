@@ -40,12 +40,14 @@ def stage(conn: psycopg.Connection[Any], params: dict[str, Any], day: Day) -> No
         row = cur.execute(load_sql("bars_1m_ticks"), params).fetchone()
         assert row is not None  # an aggregate-only SELECT always answers one row
         ticks = {name: pgbinary.read_array(raw, pg_type) for (name, pg_type), raw in zip(TICKS, row, strict=True)}
-        bars = bars_of(ticks, pgbinary.micros(day.lo))
+        del row  # the raw arrays, and (at the next statement) the server's result: freed before the sums
         for name in ("bars_1m_in_create", "bars_1m_in_empty"):
             cur.execute(load_sql(name))
+        bars = bars_of(ticks, pgbinary.micros(day.lo))
+        del ticks
         if bars["s"].size:
             with cur.copy(load_sql("bars_1m_in_copy")) as copy:
-                copy.write(pgbinary.write_rows(bars, STAGED))
+                pgbinary.write_rows(copy.write, bars, STAGED)
 
 
 def bars_of(ticks: dict[str, np.ndarray], lo: int) -> dict[str, np.ndarray]:

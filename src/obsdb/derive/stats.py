@@ -97,6 +97,7 @@ def _stage(conn: psycopg.Connection[Any], source: BarSource, params: dict[str, A
         row = cur.execute(_query("stats_bars", source), params).fetchone()
         assert row is not None  # an aggregate-only SELECT always answers one row
         arrays = {name: pgbinary.read_array(raw, pg_type) for (name, pg_type), raw in zip(_BARS, row, strict=True)}
+        del row  # the raw arrays: freed before the window sums
         bars = DayBars.of(arrays, pgbinary.micros(params["lo"]))
         froms = np.array([_NO_SINCE if (t := since[s]) is None else pgbinary.micros(t) for s in params["symbols"]],
                          dtype=np.int64)
@@ -112,7 +113,7 @@ def _stage(conn: psycopg.Connection[Any], source: BarSource, params: dict[str, A
         layout = pgbinary.row_type([(name, pgbinary.numeric_type(digits[name]) if name in digits else pg_type)
                                     for name, pg_type in _STAGED])
         with cur.copy(load_sql("stats_in_copy")) as copy:
-            copy.write(pgbinary.write_rows(columns, layout))
+            pgbinary.write_rows(copy.write, columns, layout)
     return int(columns["s"].size)
 
 
