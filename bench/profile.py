@@ -32,6 +32,7 @@ from obsdb.formats.production import DENSE_COLUMNS
 from obsdb.load.files import open_archive
 from obsdb.load.packed import pack_production
 from obsdb.load.reader import StreamReader
+from obsdb.load.writer import Writer
 
 
 def _per_row(seconds: float, rows: int) -> str:
@@ -82,11 +83,7 @@ def main() -> None:
                 for row in rows:
                     copy.write_row(row)
             encode_s = time.perf_counter() - started
-
-            def factory(sink: io.BytesIO) -> Copy:
-                copy = Copy(conn.cursor(), binary=True, writer=FileWriter(sink))
-                copy.set_types([types[c] for c in DENSE_COLUMNS])
-                return copy
+            factory = Writer(conn, None).packer()
             started = time.perf_counter()
             for lines in batches:  # the loader's path: each chunk encoded as soon as it is decoded
                 pack_production(lines, 1, 1, factory, Counter())

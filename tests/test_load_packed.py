@@ -98,6 +98,13 @@ def test_packed_rows_take_the_paths_that_need_rows(db: str, tmp_path: Path, monk
     def refused(*args: object) -> None:
         raise AssertionError("the batch was refused and retried row by row")
     monkeypatch.setattr(Writer, "_row_by_row", refused)
+    packed_batches = []
+
+    def pack(*args: Any) -> Any:  # the loader packs its production ticks: seen, not assumed
+        result = packed.pack_production(*args)
+        packed_batches.append(result[0])
+        return result
+    monkeypatch.setattr(parse, "pack_production", pack)
     days = ("2026-01-30", "2026-02-02", "2026-04-01")
     lines = [_tick(d, s, k) for d in days for k, s in enumerate(("005930", "000660"))]
     write_lines(tmp_path / "a.jsonl", *lines)
@@ -108,6 +115,7 @@ def test_packed_rows_take_the_paths_that_need_rows(db: str, tmp_path: Path, monk
     write_lines(tmp_path / "b.jsonl", _tick("2026-02-02", "035420", 5), *lines)
     again = api.migrate([tmp_path / "b.jsonl"], settings=settings_for(db), derive_after=False).to_dict()
     assert (again["rows_loaded"], again["duplicates"]) == (1, 6)
+    assert [p.count for p in packed_batches if p is not None] == [6, 7]
     stored = query(db, sql.SQL("SELECT {} FROM scalp_ticks ORDER BY event_time, symbol").format(
         sql.SQL(", ").join(map(sql.Identifier, DENSE_COLUMNS[:-2]))))
     expected = sorted((r[:-2] for r in decode_batch([_tick("2026-02-02", "035420", 5), *lines], None, 1)

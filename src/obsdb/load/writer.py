@@ -75,14 +75,17 @@ def _span(group: RowGroup) -> tuple[datetime, datetime] | None:
         return None
     if group.packed is not None:
         return group.packed.lo, group.packed.hi
-    at = group.columns.index(PARTITIONED[group.table])
-    times = [r[at] for r in group.rows]
-    return min(times), max(times)
+    return _time_span(group.rows, group.columns.index(PARTITIONED[group.table]))
 
 
 def _symbols(rows: Sequence[Row]) -> list[str]:
     """The distinct symbols (first column) of ``rows``."""
     return list(set(map(_FIRST, rows)))
+
+
+def _copy_query(table: str, columns: Sequence[str], target: sql.Composable | None) -> sql.Composed:
+    return sql.SQL(q.COPY_BINARY).format(
+        table=target or sql.Identifier(table), cols=sql.SQL(", ").join(map(sql.Identifier, columns)))
 
 
 def _rows_of(rows: Sequence[Row] | RowGroup) -> Sequence[Row]:
@@ -149,10 +152,8 @@ class Writer:
 
     def _copy(self, table: str, columns: Sequence[str], rows: Sequence[Row],
               target: sql.Composable | None = None) -> None:
-        query = sql.SQL(q.COPY_BINARY).format(
-            table=target or sql.Identifier(table), cols=sql.SQL(", ").join(map(sql.Identifier, columns)))
         types = self._column_types(table, columns)  # before COPY starts: no queries inside it
-        with self.conn.cursor() as cur, cur.copy(query) as copy:
+        with self.conn.cursor() as cur, cur.copy(_copy_query(table, columns, target)) as copy:
             copy.set_types(types)
             write = copy.write_row
             for row in rows:
@@ -163,9 +164,7 @@ class Writer:
         if group.packed is None:
             self._copy(group.table, group.columns, group.rows, target)
             return
-        query = sql.SQL(q.COPY_BINARY).format(
-            table=target or sql.Identifier(group.table), cols=sql.SQL(", ").join(map(sql.Identifier, group.columns)))
-        with self.conn.cursor() as cur, cur.copy(query) as copy:
+        with self.conn.cursor() as cur, cur.copy(_copy_query(group.table, group.columns, target)) as copy:
             copy.write(memoryview(group.packed.payload))
 
     def packer(self) -> CopyFactory:
