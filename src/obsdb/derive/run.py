@@ -15,8 +15,6 @@ refreshed only where the feed gaps changed (nothing else of theirs depends on th
 from __future__ import annotations
 
 import os
-import queue
-import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -24,12 +22,12 @@ from datetime import date, datetime
 from typing import Any
 
 import psycopg
-from psycopg import sql
 
 from obsdb.db import queries as q
-from obsdb.derive import bars, gaps, stats
+from obsdb.derive import bars, gaps, stats, upkeep
 from obsdb.derive.common import Changes, Day, DeriveSettings, is_citus, load_sql
 from obsdb.derive.outcomes import fill_outcomes
+from obsdb.derive.pool import run_spread
 from obsdb.load.run import finish_run, start_run
 
 Work = dict[str, set[str]]  # source table -> symbols
@@ -159,65 +157,15 @@ def _one_day(conn: psycopg.Connection[Any], day: date, planned: Work | None, set
 def _in_parallel(conninfo: str, jobs: list[tuple[date, Work | None]], settings: DeriveSettings,
                  workers: int) -> DeriveReport:
     """Days on ``workers`` connections of their own; the first failure stops the rest and is raised."""
-    todo: queue.SimpleQueue[tuple[date, Work | None]] = queue.SimpleQueue()
-    for job in jobs:
-        todo.put(job)
-    total, lock, failures = DeriveReport(), threading.Lock(), list[BaseException]()
-
-    def work() -> None:
-        try:
-            with psycopg.connect(conninfo, autocommit=True) as conn:
-                while not failures:
-                    try:
-                        day, planned = todo.get_nowait()
-                    except queue.Empty:
-                        return
-                    done = _one_day(conn, day, planned, settings)
-                    with lock:
-                        total.merge(done)
-        except BaseException as exc:  # handed to the caller's thread, which raises it
-            with lock:
-                failures.append(exc)
-
-    threads = [threading.Thread(target=work, name=f"obsdb-derive-{i}", daemon=True) for i in range(workers)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if failures:
-        raise failures[0]
+    total = DeriveReport()
+    for done in run_spread(conninfo, jobs, workers, lambda conn, job: _one_day(conn, job[0], job[1], settings)):
+        total.merge(done)
     return total
 
 
 #: what derive writes (and reads again), and what it reads of the loader's
 WRITTEN_TABLES = q.DERIVED_TABLES
 READ_TABLES = ("scalp_ticks", "swing_snapshots", *WRITTEN_TABLES)
-
-
-def _prepare_reads(conn: psycopg.Connection[Any]) -> None:
-    """What autovacuum does when it runs, done here for where it is off (or behind): summarise the
-    block ranges the loads added to the ticks' BRIN indexes (an unsummarised range is read whole by
-    every query: bench-scale's derive grew 13 s -> 23 s per day over 20 days), and ANALYZE the
-    partitions whose statistics are stale (without any, a day's tick read became a scan of the
-    month: 9 GB a day by the 20th). Both read only what is new or sampled. A role that does not own
-    a table skips it: it is speed, not correctness. Citus keeps the rows on the workers, whose
-    autovacuum is theirs."""
-    if is_citus(conn):
-        return
-    for (index,) in conn.execute(load_sql("run_brin_indexes")).fetchall():
-        try:
-            conn.execute("SELECT brin_summarize_new_values(%s::regclass)", (index,))
-        except psycopg.errors.InsufficientPrivilege:
-            conn.rollback()
-    _analyze_stale(conn, READ_TABLES)
-
-
-def _analyze_stale(conn: psycopg.Connection[Any], tables: tuple[str, ...]) -> None:
-    for schema, table in conn.execute(load_sql("run_stale_tables"), {"tables": list(tables)}).fetchall():
-        try:  # SKIP_LOCKED: never wait behind retention or another ANALYZE; a non-owner gets a WARNING
-            conn.execute(sql.SQL("ANALYZE (SKIP_LOCKED) {}").format(sql.Identifier(schema, table)))
-        except psycopg.errors.UndefinedTable:  # retired by retention meanwhile
-            continue
 
 
 def derive(conn: psycopg.Connection[Any], *, start: date | None = None, end: date | None = None,
@@ -230,13 +178,14 @@ def derive(conn: psycopg.Connection[Any], *, start: date | None = None, end: dat
     """
     settings = settings or DeriveSettings()
     started = time.perf_counter()
-    _prepare_reads(conn)
+    cores = workers or os.cpu_count() or 1
+    upkeep.before_reads(conn, READ_TABLES, conninfo, cores)
     if start is not None or end is not None or symbol is not None:
         planned = _work_in_range(conn, start or date(2000, 1, 1), end or date(2999, 12, 31), symbol)
         jobs: list[tuple[date, Work | None]] = [(day, planned[day]) for day in sorted(planned)]
     else:
         jobs = [(r[0], None) for r in conn.execute(load_sql("run_marked_days")).fetchall()]
-    n = min(workers or os.cpu_count() or 1, len(jobs))
+    n = min(cores, len(jobs))
     if is_citus(conn):  # days on Citus one at a time (run_day_begin.sql says why)
         n = 1
     if conninfo is not None and n > 1:
@@ -245,9 +194,8 @@ def derive(conn: psycopg.Connection[Any], *, start: date | None = None, end: dat
         report = DeriveReport()
         for day, work in jobs:
             report.merge(_one_day(conn, day, work, settings))
-    if not report.nothing_to_do and not is_citus(conn):
-        # what this derive wrote, analysed now: else the next derive (a live increment) pays for it
-        _analyze_stale(conn, WRITTEN_TABLES)
+    if not report.nothing_to_do:
+        upkeep.after_writes(conn, WRITTEN_TABLES, conninfo, cores)
     report.seconds = time.perf_counter() - started
     if not report.nothing_to_do:
         report.run_id = start_run(conn, "derive", {"start": str(start), "end": str(end), "symbol": symbol},
