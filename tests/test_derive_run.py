@@ -5,8 +5,10 @@ from __future__ import annotations
 import time
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import orjson
+import psycopg
 import pytest
 
 from obsdb import api
@@ -160,3 +162,23 @@ def test_derive_analyzes_the_tick_partitions_the_load_filled(db: str, tmp_path: 
     # and what derive wrote (250 statistics rows) it analysed before it returned, for the next derive
     written = stats.replace("'scalp_ticks'", "'analysis_rolling_stats'")
     assert query(db, written)[0][:2] == (0, 1)
+
+
+def test_jobs_spread_over_connections_all_run_and_a_failure_reaches_the_caller(db: str) -> None:
+    # derive's days and upkeep run through this: a job lost or a failure swallowed would lose a day
+    from obsdb.derive.pool import run_spread
+
+    def backend_of(conn: psycopg.Connection[Any], job: int) -> tuple[int, int]:
+        row = conn.execute("SELECT %s::int, pg_backend_pid()", (job,)).fetchone()
+        assert row is not None
+        return int(row[0]), int(row[1])
+
+    done = run_spread(db, list(range(8)), 2, backend_of)
+    assert sorted(job for job, _ in done) == list(range(8))
+    assert len({pid for _, pid in done}) <= 2  # two connections at most, reused from job to job
+
+    def fails_on_three(conn: psycopg.Connection[Any], job: int) -> int:
+        return int(conn.execute("SELECT 1 / (%s::int - 3)", (job,)).fetchone()[0])  # type: ignore[index]
+
+    with pytest.raises(psycopg.errors.DivisionByZero):
+        run_spread(db, list(range(8)), 2, fails_on_three)
