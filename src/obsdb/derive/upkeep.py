@@ -4,9 +4,9 @@ Before the days: summarise the block ranges the loads added to the ticks' BRIN i
 unsummarised range is read whole by every query: bench-scale's derive grew 13 s -> 23 s per day
 over 20 days), and ANALYZE the partitions whose statistics are stale (without any, a day's tick
 read became a scan of the month: 9 GB a day by the 20th). After them: ANALYZE what derive wrote,
-else the next derive (a live increment) pays for it. Each is one statement per index or partition;
-they are independent, so with a conninfo they run on several connections at once (the other cores
-idled through them: about a second of a ten-day derive). A role that does not own a table skips
+else the next derive (a live increment) pays for it. The work is one :class:`Task` per table; tables
+are independent, so when an ANALYZE is due they run on several connections at once (the other
+cores idled through them: 1-2 s of a ten-day derive). A role that does not own a table skips
 it: this is speed, not correctness. Citus keeps the rows on the workers, whose autovacuum is theirs.
 """
 
