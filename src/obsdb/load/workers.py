@@ -3,6 +3,11 @@
 Processes, not threads: parsing is Python code and the GIL would serialise it. Each worker takes
 whole files (the ledger's per-stream advisory lock keeps two workers off the same content), so the
 exactly-once rules are the same as with one process. Progress comes back through a queue.
+
+Files go out in path order (the archive's names are its hours), so the workers write neighbouring
+hours at once and the table's pages follow time: the tick partitions' BRIN index on event_time then
+narrows a day to its own block ranges. Handed out biggest first, two workers wrote days far apart
+into the same block ranges, and derive's feed gaps scanned the whole month for every day.
 """
 
 from __future__ import annotations
@@ -79,11 +84,12 @@ def _head_key(found: Found) -> str:
 
 
 def group_files(files: Sequence[Found]) -> list[list[Found]]:
-    """Files grouped by first line, each group in path order; biggest groups first."""
+    """Files grouped by first line, each group in path order; the groups in the path order of their
+    first file."""
     groups: dict[str, list[Found]] = {}
     for f in files:
         groups.setdefault(_head_key(f), []).append(f)
-    return sorted(groups.values(), key=lambda g: -sum(f.size for f in g))
+    return list(groups.values())
 
 
 def default_workers() -> int:
@@ -99,7 +105,7 @@ def load_parallel(conninfo: str | None, files: Sequence[Found], workers: int, ru
     reports: list[FileReport] = []
     with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init,
                              initargs=(os.getpid(), conninfo, run_id, dry_run, updates)) as pool:
-        # Biggest first keeps the workers busy to the end; reports are put back in path order.
+        # In path order, so pages follow time (see above); a worker takes the next group when free.
         futures = [pool.submit(_load, group) for group in group_files(files)]
         pending: set[Future[list[FileReport]]] = set(futures)
         while pending:

@@ -39,7 +39,7 @@ class AnalysisRollingStats(TableModel):
     """Statistics over the bars of one window that ends with the bar starting at ``bar_time``."""
 
     __table__ = "analysis_rolling_stats"
-    __key__ = ("symbol", "source_table", "window_minutes", "bar_time")
+    __key__ = ("symbol", "window_minutes", "bar_time", "source_table")
     __db_filled__ = frozenset({"computed_at"})
 
     symbol: Symbol

@@ -13,7 +13,7 @@ SELECT (%(symbols)s::text[])[s], %(source_table)s, window_minutes, bar_time, bar
        price_stddev, price_min, price_max, logret_mean, logret_stddev, logret_skew, logret_kurtosis, atr,
        annualized_vol, hl_range, volume_mean, volume_stddev, vwap, %(now)s::timestamptz
 FROM obsdb_stats
-ON CONFLICT (symbol, source_table, window_minutes, bar_time) DO UPDATE SET
+ON CONFLICT (symbol, window_minutes, bar_time, source_table) DO UPDATE SET
     bar_count = EXCLUDED.bar_count, coverage = EXCLUDED.coverage, price_mean = EXCLUDED.price_mean,
     price_stddev = EXCLUDED.price_stddev, price_min = EXCLUDED.price_min, price_max = EXCLUDED.price_max,
     logret_mean = EXCLUDED.logret_mean, logret_stddev = EXCLUDED.logret_stddev,
