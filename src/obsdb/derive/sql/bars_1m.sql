@@ -32,33 +32,45 @@ computed AS (
                CASE WHEN v.raw_volume < 0 THEN 'volume_inconsistent' END], ','), ''), 'normal') AS quality_flag
     FROM volumes v LEFT JOIN silent s ON s.symbol = v.symbol AND s.bar_time = v.bar_time
 ),
-written AS (
-    INSERT INTO scalp_1m_bars AS b
+existing AS (  -- the day's derived bars of these symbols now (none on a fresh day)
+    SELECT b.symbol, b.bar_time, b.open, b.high, b.low, b.close, b.volume, b.tick_count, b.coverage_ratio,
+           b.quality_flag
+    FROM scalp_1m_bars b
+    WHERE b.symbol = ANY(%(symbols)s::text[]) AND b.origin = 'derived'
+      AND b.bar_time >= %(lo)s::timestamptz AND b.bar_time < %(hi)s::timestamptz
+),
+-- New keys are a plain INSERT and changed bars an UPDATE, not one INSERT .. ON CONFLICT: its
+-- speculative insertion costs a key probe and a WAL record more per row, and a fresh day is all
+-- new bars. No one else writes these keys meanwhile: derive holds the day's lock (derive/run.py).
+-- NOT IN / IN: hashed subplans whatever the CTE's row estimate (see deleted below).
+inserted AS (
+    INSERT INTO scalp_1m_bars
         (symbol, bar_time, origin, open, high, low, close, volume, tick_count, coverage_ratio, quality_flag,
          computed_at)
     SELECT c.symbol, c.bar_time, 'derived', c.open, c.high, c.low, c.close, c.volume, c.tick_count,
            c.coverage_ratio, c.quality_flag, %(now)s::timestamptz
     FROM computed c
-    -- skip equal rows up front: ON CONFLICT would still lock (and dirty) them; its WHERE stays as
-    -- the guard against a concurrent writer
-    WHERE NOT EXISTS (
-        SELECT 1 FROM scalp_1m_bars b
-        WHERE b.symbol = c.symbol AND b.bar_time = c.bar_time AND b.origin = 'derived'
-          -- the day's bounds again (every c.bar_time is inside them): without them the planner
-          -- hashes the whole partition, a month of bars, to probe one day
-          AND b.bar_time >= %(lo)s::timestamptz AND b.bar_time < %(hi)s::timestamptz
-          AND (b.open, b.high, b.low, b.close, b.volume, b.tick_count, b.coverage_ratio, b.quality_flag)
-              IS NOT DISTINCT FROM (c.open, c.high, c.low, c.close, c.volume, c.tick_count, c.coverage_ratio,
-                                    c.quality_flag))
-    ON CONFLICT (symbol, bar_time, origin) DO UPDATE
-    SET open = EXCLUDED.open, high = EXCLUDED.high, low = EXCLUDED.low, close = EXCLUDED.close,
-        volume = EXCLUDED.volume, tick_count = EXCLUDED.tick_count, coverage_ratio = EXCLUDED.coverage_ratio,
-        quality_flag = EXCLUDED.quality_flag, computed_at = EXCLUDED.computed_at
-    WHERE (b.open, b.high, b.low, b.close, b.volume, b.tick_count, b.coverage_ratio, b.quality_flag)
-          IS DISTINCT FROM (EXCLUDED.open, EXCLUDED.high, EXCLUDED.low, EXCLUDED.close, EXCLUDED.volume,
-                            EXCLUDED.tick_count, EXCLUDED.coverage_ratio, EXCLUDED.quality_flag)
+    WHERE (c.symbol, c.bar_time) NOT IN (SELECT e.symbol, e.bar_time FROM existing e)
+    RETURNING symbol, bar_time
+),
+updated AS (  -- only bars whose values changed: an equal bar is neither locked nor dirtied
+    UPDATE scalp_1m_bars b
+    SET open = c.open, high = c.high, low = c.low, close = c.close, volume = c.volume, tick_count = c.tick_count,
+        coverage_ratio = c.coverage_ratio, quality_flag = c.quality_flag, computed_at = %(now)s::timestamptz
+    FROM computed c
+    -- EXISTS: a one-time filter, so a fresh day (no existing bars) probes no key at all
+    WHERE EXISTS (SELECT FROM existing)
+      AND (c.symbol, c.bar_time) IN (SELECT e.symbol, e.bar_time FROM existing e)
+      AND b.symbol = c.symbol AND b.bar_time = c.bar_time AND b.origin = 'derived'
+      -- the day's bounds again (every c.bar_time is inside them): without them the planner
+      -- hashes the whole partition, a month of bars, to probe one day
+      AND b.bar_time >= %(lo)s::timestamptz AND b.bar_time < %(hi)s::timestamptz
+      AND (b.open, b.high, b.low, b.close, b.volume, b.tick_count, b.coverage_ratio, b.quality_flag)
+          IS DISTINCT FROM (c.open, c.high, c.low, c.close, c.volume, c.tick_count, c.coverage_ratio,
+                            c.quality_flag)
     RETURNING b.symbol, b.bar_time
 ),
+written AS (SELECT symbol, bar_time FROM inserted UNION ALL SELECT symbol, bar_time FROM updated),
 deleted AS (
     DELETE FROM scalp_1m_bars b
     WHERE b.symbol = ANY(%(symbols)s::text[]) AND b.origin = 'derived'
