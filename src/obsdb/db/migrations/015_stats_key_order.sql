@@ -6,7 +6,7 @@
 -- Why: derive inserts some 78,000 rows a day here, and half of derive's time was this index. With
 -- source_table second, every comparison in the index went through a second text column to reach the
 -- window and time; now it ends at the time for all but equal keys. One day's INSERT: 0.59-0.62 s
--- against 0.79 s (docs/performance.md, 8 December).
+-- against 0.79 s (docs/performance.md, "7 December, evening").
 --
 -- Rebuilds the key's index on every partition, under an ACCESS EXCLUSIVE lock, once.
 -- One action per ALTER TABLE: Citus refuses ADD CONSTRAINT next to other subcommands.
