@@ -12,7 +12,7 @@ digits a fixed count leaves).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -62,10 +62,7 @@ def read_array(raw: bytes | None, pg_type: str) -> np.ndarray:
 def row_type(columns: Sequence[tuple[str, str | np.dtype[Any]]]) -> np.dtype[np.void]:
     """One COPY row's layout: the field count, then each column's length word and value (big-endian).
     A column's type is a name of :data:`_TYPES` or a layout such as :func:`numeric_type`'s."""
-    fields: list[tuple[str, Any]] = [("_count", ">i2")]
-    for name, pg_type in columns:
-        fields += [(f"_{name}_len", ">i4"), (name, _TYPES[pg_type] if isinstance(pg_type, str) else pg_type)]
-    return np.dtype(fields)
+    return null_row_type(columns, ())
 
 
 #: base-10000 digits of an int64: |value| < 10**20
@@ -109,17 +106,39 @@ ROWS_PER_WRITE = 8192
 def write_rows(write: Callable[[bytes], Any], columns: Mapping[str, np.ndarray], dtype: np.dtype[np.void]) -> None:
     """A whole binary COPY stream of ``columns`` (every array the same length), laid out as ``dtype``,
     handed to ``write`` a few thousand rows at a time."""
-    size = len(next(iter(columns.values()))) if columns else 0
+    write_parts(write, [(columns, dtype)])
+
+
+def write_parts(write: Callable[[bytes], Any],
+                parts: Iterable[tuple[Mapping[str, np.ndarray], np.dtype[np.void]]]) -> None:
+    """One binary COPY stream of several groups of rows, each with its own layout: ``columns`` not
+    in a group's ``dtype`` (see :func:`null_row_type`) are NULL in all of its rows."""
     write(HEADER)
-    for start in range(0, size, ROWS_PER_WRITE):
-        stop = min(size, start + ROWS_PER_WRITE)
-        rows = np.empty(stop - start, dtype)
-        rows["_count"] = len(columns)
-        for name, values in columns.items():
-            rows[f"_{name}_len"] = dtype[name].itemsize
-            rows[name] = values[start:stop]
-        write(rows.tobytes())
+    for columns, dtype in parts:
+        size = len(next(iter(columns.values()))) if columns else 0
+        present = [name for name in dtype.names or () if not name.startswith("_")]
+        lengths = [(f"_{name}_len", dtype[name].itemsize if name in present else -1) for name in columns]
+        for start in range(0, size, ROWS_PER_WRITE):
+            stop = min(size, start + ROWS_PER_WRITE)
+            rows = np.empty(stop - start, dtype)
+            rows["_count"] = len(columns)
+            for length_field, length in lengths:
+                rows[length_field] = length
+            for name in present:
+                rows[name] = columns[name][start:stop]
+            write(rows.tobytes())
     write(TRAILER)
+
+
+def null_row_type(columns: Sequence[tuple[str, str | np.dtype[Any]]], nulls: Iterable[str]) -> np.dtype[np.void]:
+    """:func:`row_type` of a row whose ``nulls`` are NULL: their length word (-1) and no value."""
+    null = set(nulls)
+    fields: list[tuple[str, Any]] = [("_count", ">i2")]
+    for name, pg_type in columns:
+        fields.append((f"_{name}_len", ">i4"))
+        if name not in null:
+            fields.append((name, _TYPES[pg_type] if isinstance(pg_type, str) else pg_type))
+    return np.dtype(fields)
 
 
 def micros(t: datetime) -> int:

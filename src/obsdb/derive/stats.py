@@ -74,8 +74,15 @@ def rolling_stats_of(conn: psycopg.Connection[Any], since: dict[str, datetime | 
                         source_table=source.table, now=transaction_time(conn), **slots)
     # one transaction block whatever the connection's mode (a savepoint inside the caller's): the
     # staged rows go at commit, so an autocommitted COPY would leave the write nothing to read
+    from obsdb.derive import stats_copy  # here: numpy's import is paid only where statistics are made
+
     with conn.transaction():
-        computed = _stage(conn, source, params, since)
+        sums = _window_sums(conn, source, params, since)
+        if sums and not is_citus(conn) and stats_copy.is_fresh(conn, params):
+            copied = stats_copy.write(conn, sums, params)
+            if copied is not None:
+                return Changes.of(copied, 0, copied)
+        computed = _stage(conn, sums)
         if is_citus(conn):  # Citus: the upsert, then the delete (see sql/stats_rolling_citus.sql)
             written = conn.execute(_query("stats_rolling_citus", source), params).rowcount
             deleted = _one(conn, "stats_rolling_delete_citus", source, params)
@@ -85,28 +92,36 @@ def rolling_stats_of(conn: psycopg.Connection[Any], since: dict[str, datetime | 
     return Changes.of(row[0], row[1], computed)
 
 
-def _stage(conn: psycopg.Connection[Any], source: BarSource, params: dict[str, Any],
-           since: dict[str, datetime | None]) -> int:
-    """Read the day's bars, sum the windows of the scope into ``obsdb_stats_in``; answers its rows."""
+def _window_sums(conn: psycopg.Connection[Any], source: BarSource, params: dict[str, Any],
+                 since: dict[str, datetime | None]) -> dict[str, Any]:
+    """Read the day's bars and sum the windows of the scope (derive/windows.py's columns; {}: none)."""
     import numpy as np  # here: numpy's import (0.1-0.2 s) is paid only by a derive with statistics to make
 
     from obsdb.derive import pgbinary
-    from obsdb.derive.windows import SUMS, DayBars, window_rows
+    from obsdb.derive.windows import DayBars, window_rows
     with conn.cursor(binary=True) as cur:  # binary: the arrays as the server sends them, read by numpy
         pgbinary.raw_arrays(cur)
         row = cur.execute(_query("stats_bars", source), params).fetchone()
         assert row is not None  # an aggregate-only SELECT always answers one row
         arrays = {name: pgbinary.read_array(raw, pg_type) for (name, pg_type), raw in zip(_BARS, row, strict=True)}
-        del row  # the raw arrays: freed before the window sums
-        bars = DayBars.of(arrays, pgbinary.micros(params["lo"]))
-        froms = np.array([_NO_SINCE if (t := since[s]) is None else pgbinary.micros(t) for s in params["symbols"]],
-                         dtype=np.int64)
-        scope = bars.times >= froms[bars.symbol - 1] if bars.symbol.size else np.empty(0, np.bool_)
-        columns = window_rows(bars, scope, source.windows, source.bar_minutes, source.bars_per_year)
+    del row  # the raw arrays: freed before the window sums
+    bars = DayBars.of(arrays, pgbinary.micros(params["lo"]))
+    froms = np.array([_NO_SINCE if (t := since[s]) is None else pgbinary.micros(t) for s in params["symbols"]],
+                     dtype=np.int64)
+    scope = bars.times >= froms[bars.symbol - 1] if bars.symbol.size else np.empty(0, np.bool_)
+    return window_rows(bars, scope, source.windows, source.bar_minutes, source.bars_per_year)
+
+
+def _stage(conn: psycopg.Connection[Any], sums: dict[str, Any]) -> int:
+    """The window sums into ``obsdb_stats_in`` (and its view made); answers its rows."""
+    from obsdb.derive import pgbinary
+    from obsdb.derive.windows import SUMS
+    with conn.cursor(binary=True) as cur:
         for name in ("stats_in_create", "stats_in_view", "stats_in_empty"):
             cur.execute(load_sql(name))
-        if not columns:
+        if not sums:
             return 0
+        columns = dict(sums)
         digits = {name: pgbinary.numeric_digits(columns[name]) for name in SUMS}
         for name in SUMS:
             columns[name] = pgbinary.numerics(columns[name], digits[name])
