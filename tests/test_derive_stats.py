@@ -226,6 +226,20 @@ def test_every_statistic_over_minute_bars_matches_the_reference(db: str) -> None
     assert any(r["vwap"] is not None and r["volume_mean"] > 0 for r in got.values())
 
 
+def test_a_fresh_day_past_the_finished_rows_bounds_is_staged_with_the_same_values(db: str) -> None:
+    """Volumes whose window sums of squares pass int64: derive/stats_copy.py leaves the day to the
+    staged path (the server's numeric), and every row is still the reference's."""
+    bars = [replace(b, volume=b.volume * 10**9 + 7) for b in
+            random_day(random.Random(7), at(DAY, 9, 0), 60, flat=range(0))]
+    assert max(b.volume for b in bars) ** 2 > 2**63
+    with psycopg.connect(db) as conn:
+        insert(conn, bars)
+        changes = rolling_stats(conn, SYMBOL, DAY, "scalp_1m_bars")
+        got = fetch(conn, "scalp_1m_bars")
+    assert (changes.written, changes.deleted) == (len(bars) * 5, 0)
+    assert_matches(got, reference_all(bars, WINDOWS_1M, 1))
+
+
 def test_windows_stay_inside_the_kst_day(db: str) -> None:
     """Bars up to 23:59 KST on Sunday and from 00:00 on Monday (15:00 UTC): no window mixes them."""
     sunday, monday = DAY - timedelta(days=1), DAY
