@@ -18,9 +18,10 @@ minute_buckets AS (
     SELECT symbol, bucket, min(first_open) AS open, max(high) AS high, min(low) AS low, min(last_close) AS close,
            CASE WHEN count(volume) = count(*) THEN sum(volume) END::bigint AS volume,
            count(*)::integer AS bar_count,
-           bool_or(quality_flag ~ '(^|,)after_hours(,|$)') AS after_hours,
-           bool_or(quality_flag ~ '(^|,)partial(,|$)') AS partial,
-           bool_or(quality_flag ~ '(^|,)volume_inconsistent(,|$)') AS volume_inconsistent
+           -- <> 'normal' first: most bars are, and then no regular expression runs
+           bool_or(quality_flag <> 'normal' AND quality_flag ~ '(^|,)after_hours(,|$)') AS after_hours,
+           bool_or(quality_flag <> 'normal' AND quality_flag ~ '(^|,)partial(,|$)') AS partial,
+           bool_or(quality_flag <> 'normal' AND quality_flag ~ '(^|,)volume_inconsistent(,|$)') AS volume_inconsistent
     FROM minutes
     GROUP BY symbol, bucket
 ),
