@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -15,6 +16,8 @@ from hypothesis import strategies as st
 from obsdb.derive.finals import quotient, standard_deviation
 
 pytestmark = pytest.mark.db
+
+Ints = np.ndarray
 
 _QUOTIENTS = ("SELECT round(a::numeric / b, 4)::text "
               "FROM unnest(%s::bigint[], %s::bigint[]) WITH ORDINALITY u (a, b, i) ORDER BY i")
@@ -46,6 +49,16 @@ roots = st.one_of(
     st.builds(_near_root_tie, st.integers(2, 240), st.integers(0, 10**9), st.integers(-3, 3)))
 
 
+def _check(conn: psycopg.Connection[Any], made: Callable[[Ints, Ints], tuple[Ints, Ints]], query: str,
+           rows: list[tuple[int, int]]) -> None:
+    """Every value ``made`` calls certain is the server's."""
+    x, y = (np.array(c, dtype=np.int64) for c in zip(*rows, strict=True))
+    units, certain = made(x, y)
+    want = _server(conn, query, x.tolist(), y.tolist())
+    for i in np.flatnonzero(certain):
+        assert Decimal(int(units[i])) / 10_000 == want[i], (int(x[i]), int(y[i]))
+
+
 def test_property_quotients_are_postgresql_s_where_certain(db: str) -> None:
     with psycopg.connect(db) as conn:
 
@@ -53,11 +66,7 @@ def test_property_quotients_are_postgresql_s_where_certain(db: str) -> None:
         @given(st.lists(pairs, min_size=1, max_size=300))
         @example([(5, 2 * 10_000), (15, 2 * 10_000), (1, 3), (2, 3), (123_456_789, 240)])  # exact ties, thirds
         def check(rows: list[tuple[int, int]]) -> None:
-            a, b = (np.array(c, dtype=np.int64) for c in zip(*rows, strict=True))
-            units, certain = quotient(a, b)
-            want = _server(conn, _QUOTIENTS, a.tolist(), b.tolist())
-            for i in np.flatnonzero(certain):
-                assert Decimal(int(units[i])) / 10_000 == want[i], (int(a[i]), int(b[i]))
+            _check(conn, quotient, _QUOTIENTS, rows)
 
         check()
 
@@ -69,11 +78,7 @@ def test_property_standard_deviations_are_postgresql_s_where_certain(db: str) ->
         @given(st.lists(roots, min_size=1, max_size=300))
         @example([(0, 2), (-5, 2), (1, 2), (2, 2), (10**16, 57_360)])
         def check(rows: list[tuple[int, int]]) -> None:
-            q, m = (np.array(c, dtype=np.int64) for c in zip(*rows, strict=True))
-            units, certain = standard_deviation(q, m)
-            want = _server(conn, _ROOTS, q.tolist(), m.tolist())
-            for i in np.flatnonzero(certain):
-                assert Decimal(int(units[i])) / 10_000 == want[i], (int(q[i]), int(m[i]))
+            _check(conn, standard_deviation, _ROOTS, rows)
 
         check()
 
