@@ -42,7 +42,9 @@ def load(conn: Conn, rows: list[tuple[str, datetime]]) -> None:
     add_ticks(conn, rows)
     lo, hi = min(t for _, t in rows), max(t for _, t in rows)
     conn.execute(q.MARK_DAYS_LOCK, {"lo": lo, "hi": hi})
-    conn.execute(q.MARK_DIRTY, {"table": "scalp_ticks", "symbols": sorted({s for s, _ in rows}), "lo": lo, "hi": hi})
+    symbols = sorted({s for s, _ in rows})
+    conn.execute(q.MARK_DIRTY, {"symbols": symbols, "tables": ["scalp_ticks"] * len(symbols),
+                                "los": [lo] * len(symbols), "his": [hi] * len(symbols)})
 
 
 def all_gaps(conn: Conn) -> list[tuple[Any, ...]]:
@@ -153,3 +155,16 @@ def test_a_batch_holds_off_the_derive_of_its_days_until_it_commits(db: str, conn
             assert other.execute(try_lock, (day_key,)).fetchone() == (False,)
             assert other.execute(try_lock, (-1,)).fetchone() == (False,)
             assert other.execute(try_lock, (day_key + 1,)).fetchone() == (True,)  # another day: free
+
+
+def test_one_statement_marks_a_batch_in_key_order_once_per_key(db: str) -> None:
+    """The loader's marks of a batch (queries.MARK_DIRTY): keys given out of order and twice land
+    once, with the earliest change; one statement in key order is what keeps two loaders of the
+    same day from deadlocking on the marks."""
+    early, late = at(MON, "09:00:00"), at(MON, "09:30:00")
+    with psycopg.connect(db) as conn:
+        conn.execute(q.MARK_DIRTY, {"symbols": ["000020", "000010", "000010"],
+                                    "tables": ["scalp_ticks", "scalp_ticks", "scalp_ticks"],
+                                    "los": [late, late, early], "his": [late, late, late]})
+        marks = conn.execute("SELECT symbol, since FROM obsdb_derive_dirty ORDER BY 1").fetchall()
+    assert marks == [("000010", early), ("000020", late)]

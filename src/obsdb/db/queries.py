@@ -142,16 +142,21 @@ DERIVED_TABLES = ("scalp_1m_bars", "swing_bars_10m", "scalp_gaps", "analysis_rol
 #: multi-shard writes of one table can lock its shards in opposite orders (40P01). Plain
 #: PostgreSQL's derive never takes the key -1: there the lock waits for nothing.
 DERIVED_WRITE_LOCK: LiteralString = "SELECT pg_advisory_xact_lock_shared(hashtext('obsdb.derive.day'), -1)"
-#: Mark (symbol, KST date) pairs as needing derive: symbols x every KST date in [lo, hi], changed
-#: from %(lo)s on (013: merged with least; NULL, the whole day, wins). A mark is rewritten only to
-#: move its ``since`` earlier; the sorted input locks marks in one order in every loader.
+#: Mark (symbol, KST date) pairs as needing derive: each row i of the arrays is symbols[i] x every
+#: KST date in [los[i], his[i]] of tables[i], changed from los[i] on (013: merged with least; NULL,
+#: the whole day, wins). A mark is rewritten only to move its ``since`` earlier. ONE statement for
+#: all of a batch's marks, in key order: loaders then lock marks in one order, so two that load the
+#: same day at once wait for each other instead of deadlocking (marks written table by table locked
+#: (s, d, t2) before (s, d, t1) in one loader and the reverse in another).
 MARK_DIRTY: LiteralString = """
 INSERT INTO obsdb_derive_dirty AS m (symbol, kst_date, source_table, since)
-SELECT s.symbol, d::date, %(table)s, %(lo)s::timestamptz
-FROM unnest(%(symbols)s::text[]) AS s(symbol),
-     generate_series((%(lo)s::timestamptz AT TIME ZONE 'Asia/Seoul')::date,
-                     (%(hi)s::timestamptz AT TIME ZONE 'Asia/Seoul')::date, interval '1 day') AS d
-ORDER BY 1, 2
+SELECT x.symbol, d::date, x.source_table, min(x.lo)
+FROM unnest(%(symbols)s::text[], %(tables)s::text[], %(los)s::timestamptz[], %(his)s::timestamptz[])
+         AS x (symbol, source_table, lo, hi),
+     generate_series((x.lo AT TIME ZONE 'Asia/Seoul')::date, (x.hi AT TIME ZONE 'Asia/Seoul')::date,
+                     interval '1 day') AS d
+GROUP BY 1, 2, 3
+ORDER BY 1, 2, 3
 ON CONFLICT (symbol, kst_date, source_table) DO UPDATE SET since = EXCLUDED.since
     WHERE m.since IS NOT NULL AND EXCLUDED.since < m.since
 """

@@ -118,6 +118,16 @@ DIRTY_SOURCES = {"scalp_ticks": "event_time", "swing_snapshots": "snapshot_time"
 PARTITIONED = {**DIRTY_SOURCES, "scalp_1m_bars": "bar_time", "analysis_rolling_stats": "bar_time"}
 
 
+@dataclass(frozen=True)
+class _Mark:
+    """Symbols of one table changed from ``lo`` to ``hi`` (every KST date between is marked)."""
+
+    table: str
+    symbols: list[str]
+    lo: datetime
+    hi: datetime
+
+
 class StreamMoved(Exception):
     """Another loader advanced this stream's ledger entry since we read it: start the file again."""
 
@@ -273,24 +283,30 @@ class Writer:
                                                f"refused by PostgreSQL: {diag.message_primary or exc}", b.lines[i]))
         return inserted, kept
 
-    def _mark_dirty(self, table: str, columns: Sequence[str], marked: Sequence[Row] | RowGroup,
-                    span: tuple[datetime, datetime] | None, symbols: list[str]) -> None:
-        """Tell derive which (symbol, KST date) changed, in the same transaction as the rows.
-        Symbols x the batch's date range, changed from its earliest time: a batch spans a day or two,
-        so this is nearly exact. A batch that spans more (a stray time) is marked day by day, never
-        every day in between. The days' derive locks are held (shared) until the batch commits."""
+    def _marks(self, table: str, columns: Sequence[str], marked: Sequence[Row] | RowGroup,
+               span: tuple[datetime, datetime] | None, symbols: list[str]) -> list[_Mark]:
+        """Which (symbol, KST date) of ``table`` changed: symbols x the batch's date range, changed
+        from its earliest time (a batch spans a day or two, so this is nearly exact). A batch that
+        spans more (a stray time) is marked day by day, never every day in between."""
         at = columns.index(DIRTY_SOURCES[table])
         lo, hi = span or _time_span(_rows_of(marked), at)
-        marks = [(symbols, lo, hi)]
-        if hi - lo > timedelta(days=2):
-            marks = []
-            for day_rows in _by_day(_rows_of(marked), at).values():
-                times = [r[at] for r in day_rows]
-                marks.append((_symbols(day_rows), min(times), max(times)))
-            marks.sort(key=lambda m: m[1])
-        for codes, first, last in marks:
-            self.conn.execute(q.MARK_DAYS_LOCK, {"lo": first, "hi": last})
-            self.conn.execute(q.MARK_DIRTY, {"table": table, "symbols": codes, "lo": first, "hi": last})
+        if hi - lo <= timedelta(days=2):
+            return [_Mark(table, symbols, lo, hi)]
+        marks = []
+        for day_rows in _by_day(_rows_of(marked), at).values():
+            times = [r[at] for r in day_rows]
+            marks.append(_Mark(table, _symbols(day_rows), min(times), max(times)))
+        return sorted(marks, key=lambda m: m.lo)
+
+    def _mark_dirty(self, marks: list[_Mark]) -> None:
+        """Tell derive what changed, in the same transaction as the rows: the days' derive locks
+        (shared, held until the batch commits), then every mark in one statement, in key order."""
+        for mark in marks:
+            self.conn.execute(q.MARK_DAYS_LOCK, {"lo": mark.lo, "hi": mark.hi})
+        flat = [(s, m.table, m.lo, m.hi) for m in marks for s in m.symbols]
+        if flat:
+            symbols, tables, los, his = (list(c) for c in zip(*flat, strict=True))
+            self.conn.execute(q.MARK_DIRTY, {"symbols": symbols, "tables": tables, "los": los, "his": his})
 
     def _leave_out_retired(self, group: RowGroup) -> int:
         """Drop the rows whose time range was retired (docs/retention.md); return how many."""
@@ -315,6 +331,7 @@ class Writer:
     def _write(self, parsed: Parsed, out: Written, *, file_id: int, path: str, start_bytes: int) -> Written:
         with self.conn.transaction():
             guarded = held = False
+            marks: list[_Mark] = []
             for group in sorted(parsed.groups, key=_order):
                 if group.table in guard.RETIRABLE:
                     if not guarded:  # hold off a retirement until this batch commits
@@ -339,7 +356,8 @@ class Writer:
                 out.inserted[group.table] += inserted
                 out.duplicates += len(group) - inserted
                 if inserted and group.table in DIRTY_SOURCES:
-                    self._mark_dirty(group.table, group.columns, marked, span, symbols)
+                    marks += self._marks(group.table, group.columns, marked, span, symbols)
+            self._mark_dirty(marks)
             rejects = parsed.rejects + out.late_rejects
             if rejects:
                 self._copy("obsdb_rejects", q.REJECT_COLUMNS, [
