@@ -12,8 +12,9 @@ must be the very values the view gives, so:
   square root keep at least 16 significant digits, numeric.c's select_div_scale and
   numeric_sqrt); the few that are closer are decided with exact integer arithmetic;
 * where even that cannot decide (closer to a tie than PostgreSQL's rounding of its intermediate
-  results), or a value is too large for these bounds, :func:`finals` answers None and the caller
-  stages the sums as before. Values are in units of 0.0001 (numeric scale 4).
+  results), or a value is too large for these bounds, the value is marked uncertain, and
+  derive/stats_copy.py leaves the day to the staged path. Values are in units of 0.0001 (numeric
+  scale 4).
 """
 
 from __future__ import annotations

@@ -72,10 +72,10 @@ def rolling_stats_of(conn: psycopg.Connection[Any], since: dict[str, datetime | 
     slots = dict(zip(_SLOTS, (*source.windows, *(None,) * len(_SLOTS)), strict=False))
     params = day.params(symbols=symbols, froms=[since[s] for s in symbols], origins=list(source.origins),
                         source_table=source.table, now=transaction_time(conn), **slots)
-    # one transaction block whatever the connection's mode (a savepoint inside the caller's): the
-    # staged rows go at commit, so an autocommitted COPY would leave the write nothing to read
     from obsdb.derive import stats_copy  # here: numpy's import is paid only where statistics are made
 
+    # one transaction block whatever the connection's mode (a savepoint inside the caller's): the
+    # staged rows go at commit, so an autocommitted COPY would leave the write nothing to read
     with conn.transaction():
         sums = _window_sums(conn, source, params, since)
         if sums and not is_citus(conn) and stats_copy.is_fresh(conn, params):
