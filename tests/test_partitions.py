@@ -98,9 +98,14 @@ def test_upgrade_converts_populated_tables_and_keeps_every_row(at_007: str) -> N
             "one-minute bars",)
         after = conn.execute("SELECT indexrelid::regclass::text, pg_get_indexdef(indexrelid) FROM pg_index "
                              "WHERE indrelid = ANY(%s::regclass[]) ORDER BY 1", (list(CONVERTED),)).fetchall()
-        # same names, same definitions, but the statistics' key that 015 reorders
-        indexes = [(n, d.replace("(symbol, source_table, window_minutes, bar_time)",
-                                 "(symbol, window_minutes, bar_time, source_table)")) for n, d in indexes]
+        # same names, same definitions, but the statistics' key that 015 reorders and their time
+        # index that 016 makes a BRIN index
+        indexes = sorted((n.replace("analysis_rolling_stats_bar_time_idx", "analysis_rolling_stats_bar_time_brin"),
+                          d.replace("(symbol, source_table, window_minutes, bar_time)",
+                                    "(symbol, window_minutes, bar_time, source_table)")
+                           .replace("bar_time_idx ON public.analysis_rolling_stats USING btree (bar_time)",
+                                    "bar_time_brin ON public.analysis_rolling_stats USING brin (bar_time) "
+                                    "WITH (autosummarize='on')")) for n, d in indexes)
         assert [(n, d.replace(" ONLY ", " ")) for n, d in after] == indexes
         with pytest.raises(psycopg.errors.CheckViolation):  # the CHECKs came along
             conn.execute("INSERT INTO swing_snapshots (symbol, snapshot_time, price, record_shape) "

@@ -20,19 +20,19 @@ import psycopg
 from obsdb.config import Settings, load_settings
 from obsdb.db import citus, queries, schema
 from obsdb.db import connect as dbc
+from obsdb.db.runs import ensure_schema
 from obsdb.derive.bars import BarDiff
 from obsdb.derive.bars import reconcile as bar_reconcile
 from obsdb.derive.common import DeriveSettings
 from obsdb.derive.run import DeriveReport
 from obsdb.derive.run import derive as run_derive
 from obsdb.errors import MissingDatabase
-from obsdb.load.follow import OnPoll
-from obsdb.load.follow import follow as run_follow
-from obsdb.load.pipeline import Progress
 from obsdb.load.report import RunReport
-from obsdb.load.run import Start, ensure_schema, load_paths
 
-if TYPE_CHECKING:  # imported where used: `migrate` every minute need not load them (start-up time)
+if TYPE_CHECKING:  # imported where used: `derive` or `status` need not load them (start-up time)
+    from obsdb.load.follow import OnPoll
+    from obsdb.load.pipeline import Progress
+    from obsdb.load.run import Start
     from obsdb.portfolio import plan as pf_plan
     from obsdb.portfolio import valuation as pf_valuation
     from obsdb.report.build import ReportOptions, ReportResult
@@ -112,6 +112,8 @@ def migrate(
     """Load archives exactly once. With ``dry_run`` parse and validate only, and write nothing.
     ``workers`` > 1 loads files in that many processes. Then derive what the load touched, unless
     ``derive_after`` is False."""
+    from obsdb.load.run import load_paths
+
     arguments = {"paths": [str(p) for p in paths], "dry_run": dry_run, "workers": workers}
     with connection(settings, autocommit=True) as (target, conn):
         if dry_run:
@@ -138,6 +140,8 @@ def follow(
 ) -> RunReport:
     """Keep loading (and deriving) what is appended under ``paths``, every ``interval`` seconds, until
     ``stop`` is set (the CLI sets it on SIGTERM or Ctrl-C) or after ``max_polls`` polls."""
+    from obsdb.load.follow import follow as run_follow
+
     with connection(settings, autocommit=True) as (_, conn):
         ensure_schema(conn)
         return run_follow(conn, paths, interval=interval, stop=stop or threading.Event(), on_poll=on_poll,

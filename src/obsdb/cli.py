@@ -22,7 +22,6 @@ from obsdb.db import connect as dbc
 from obsdb.derive.common import DeriveSettings
 from obsdb.errors import ObsdbError, engine_refused, statement_failed
 from obsdb.load.report import RunReport
-from obsdb.load.workers import default_workers
 from obsdb.portfolio.cli import app as portfolio_app
 
 EXIT_STRICT_REJECTS = 1
@@ -146,6 +145,7 @@ def migrate(
         "--interval", min=0.1, help="With --follow: seconds between polls.")] = 2.0,
 ) -> None:
     """Load archives exactly once: every line is loaded, a duplicate, rejected (with a reason) or skipped."""
+    from obsdb.load.workers import default_workers
     from obsdb.progress import load_progress
 
     targets = paths or [Path("data/observer")]

@@ -24,11 +24,11 @@ from typing import Any
 import psycopg
 
 from obsdb.db import queries as q
+from obsdb.db.runs import finish_run, start_run
 from obsdb.derive import bars, gaps, stats, upkeep
 from obsdb.derive.common import Changes, Day, DeriveSettings, is_citus, load_sql
 from obsdb.derive.outcomes import fill_outcomes
 from obsdb.derive.pool import run_spread
-from obsdb.load.run import finish_run, start_run
 
 Work = dict[str, set[str]]  # source table -> symbols
 Since = dict[str, datetime | None]  # tick symbol -> where its day changed (None: anywhere)

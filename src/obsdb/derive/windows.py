@@ -166,7 +166,7 @@ def _frames(bars: DayBars, steps: _Steps, running: _Running, rows: Ints, start: 
         return run[end] - run[start]
 
     sx, sv, n_v = summed(running.close), summed(running.volume), summed(running.n_v)
-    moments = _Moments.of(bars, steps, rows, start, int(n_bars.max()))
+    moments = _Moments.of(bars, steps, rows, start)
     ratios = _Ratios.of(moments, bars_per_year)
     return {"s": bars.symbol[rows], "window_minutes": np.full(rows.size, window), "bar_time": bars.times[rows],
             "bar_count": n_bars, "coverage": np.minimum(1.0, (n_bars * bar_minutes).astype(np.float64) / window),
@@ -218,39 +218,57 @@ class _Moments:
     spread: Bools  # not all returns equal (else the central sums are exactly 0)
 
     @classmethod
-    def of(cls, bars: DayBars, steps: _Steps, rows: Ints, start: Ints, longest: int) -> _Moments:
+    def of(cls, bars: DayBars, steps: _Steps, rows: Ints, start: Ints) -> _Moments:
+        """Frames taken longest first (a stable sort), so the frames a step ``back`` bars before
+        their last bar still reaches are a prefix: each step is a few slices and gathers, with no
+        mask over every frame. Each sum still adds its frame's terms oldest first, one by one
+        (numpy's own sums are pairwise, in another order), so its bits are a frame's alone."""
+        order = np.argsort(start - rows, kind="stable")  # n_bars = rows - start + 1, descending
+        last, first = rows[order], start[order]
+        n_bars = last - first + 1
+        #: frames at least k bars long, for k = 0 .. longest: a descending array's prefix lengths
+        reach = np.searchsorted(-n_bars, -np.arange(int(n_bars[0]) + 2), side="right")
+        r0 = np.where(steps.has_r, steps.r, 0.0)  # adds nothing where a bar has no return
         m = rows.size
         low, high = np.full(m, _BIG, dtype=np.int64), np.full(m, -_BIG, dtype=np.int64)
-        n, s1 = np.zeros(m, dtype=np.int64), np.zeros(m, dtype=np.float64)
-        r_min, r_max = np.full(m, np.inf), np.full(m, -np.inf)
-        for back in range(longest - 1, -1, -1):  # oldest bar of the longest frame first
-            at, in_frame, has = _take(steps, rows, start, back)
-            np.minimum(low, np.where(in_frame, bars.low[at], _BIG), out=low)
-            np.maximum(high, np.where(in_frame, bars.high[at], -_BIG), out=high)
-            r = np.where(has, steps.r[at], 0.0)
-            n += has
-            s1 += r
-            np.minimum(r_min, np.where(has, r, np.inf), out=r_min)
-            np.maximum(r_max, np.where(has, r, -np.inf), out=r_max)
+        s1 = np.zeros(m)
+        for back in range(int(n_bars[0]) - 1, -1, -1):  # oldest bar of the longest frame first
+            at = last[:reach[back + 1]] - back  # frames with a bar `back` bars before their last
+            k = reach[back + 2]  # ... whose return is in the frame too (it is not the frame's first)
+            np.minimum(low[:at.size], bars.low[at], out=low[:at.size])
+            np.maximum(high[:at.size], bars.high[at], out=high[:at.size])
+            s1[:k] += r0[at[:k]]
+        n = _counted(steps.has_r, first, last)
         mean = s1 / np.maximum(n, 1)
         c2, c3, c4 = np.zeros(m), np.zeros(m), np.zeros(m)
-        for back in range(longest - 1, -1, -1):  # second pass, same order
-            at, _, has = _take(steps, rows, start, back)
-            d = np.where(has, steps.r[at] - mean, 0.0)
+        for back in range(int(n_bars[0]) - 2, -1, -1):  # second pass, same order
+            at = last[:reach[back + 2]] - back
+            d = np.where(steps.has_r[at], steps.r[at] - mean[:at.size], 0.0)
             d2 = d * d
-            c2 += d2
-            c3 += d2 * d
-            c4 += d2 * d2
-        spread = r_max > r_min
+            c2[:at.size] += d2
+            c3[:at.size] += d2 * d
+            c4[:at.size] += d2 * d2
+        spread = _spread(steps.r, steps.has_r, first, last)
         zero = ~spread
         c2[zero], c3[zero], c4[zero] = 0.0, 0.0, 0.0
-        return cls(low=low, high=high, n=n, mean=mean, c2=c2, c3=c3, c4=c4, spread=spread)
+        back_to_rows = np.empty(m, np.int64)
+        back_to_rows[order] = np.arange(m)
+        return cls(low=low[back_to_rows], high=high[back_to_rows], n=n[back_to_rows], mean=mean[back_to_rows],
+                   c2=c2[back_to_rows], c3=c3[back_to_rows], c4=c4[back_to_rows], spread=spread[back_to_rows])
 
 
-def _take(steps: _Steps, rows: Ints, start: Ints, back: int) -> tuple[Ints, Bools, Bools]:
-    """The bar ``back`` bars before each row: its index (0 where outside the frame), whether it is
-    in the frame, and whether its return is (a frame's first bar's return is not)."""
-    at = rows - back
-    in_frame = at >= start
-    at = np.where(in_frame, at, 0)
-    return at, in_frame, in_frame & (at > start) & steps.has_r[at]
+def _counted(flags: Bools, first: Ints, last: Ints) -> Ints:
+    """How many of ``flags[first + 1 .. last]`` are set, per frame: the frame's returns."""
+    running = np.zeros(flags.size + 1, np.int64)
+    np.cumsum(flags, out=running[1:])
+    return running[last + 1] - running[first + 1]
+
+
+def _spread(r: Floats, has_r: Bools, first: Ints, last: Ints) -> Bools:
+    """Whether a frame's returns (of bars first + 1 .. last) are not all equal: exact, as min and max
+    are in any order. ``reduceat`` over (first + 1, last + 1) pairs; an empty frame gets a value, not
+    an extreme, but has no return, so it is no spread either way."""
+    lows = np.append(np.where(has_r, r, np.inf), np.inf)
+    highs = np.append(np.where(has_r, r, -np.inf), -np.inf)
+    pairs = np.column_stack((first + 1, last + 1)).ravel()
+    return (last > first) & (np.maximum.reduceat(highs, pairs)[::2] > np.minimum.reduceat(lows, pairs)[::2])

@@ -22,12 +22,12 @@ from typing import Any
 
 import psycopg
 
+from obsdb.db.runs import finish_run, start_run
 from obsdb.derive.run import DeriveReport
 from obsdb.derive.run import derive as run_derive
 from obsdb.load.files import discover
 from obsdb.load.pipeline import FileLoader, Progress
 from obsdb.load.report import FileReport, RunReport
-from obsdb.load.run import finish_run, start_run
 from obsdb.load.tails import Tails
 
 

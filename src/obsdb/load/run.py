@@ -3,52 +3,20 @@
 from __future__ import annotations
 
 import gc
-import socket
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import psycopg
-from psycopg.types.json import Jsonb
 
-from obsdb import __version__
-from obsdb.db import citus, schema
-from obsdb.db import queries as q
+from obsdb.db.runs import finish_run, start_run
 from obsdb.load.files import Found, discover
 from obsdb.load.pipeline import FileLoader, Progress
 from obsdb.load.report import RunReport
 
 #: Called once before loading with the files found and their total size in bytes.
 Start = Callable[[list[Found], int], None]
-
-
-def start_run(conn: psycopg.Connection[Any], kind: str, arguments: dict[str, Any], dry_run: bool) -> int:
-    row = conn.execute(q.RUN_START, (kind, "dry_run" if dry_run else "running", socket.gethostname(),
-                                     __version__, Jsonb(arguments))).fetchone()
-    assert row is not None
-    return int(row[0])
-
-
-def finish_run(conn: psycopg.Connection[Any], run_id: int, status: str, totals: dict[str, Any]) -> None:
-    conn.execute(q.RUN_FINISH, (status, Jsonb(totals), run_id))
-
-
-def ensure_schema(conn: psycopg.Connection[Any]) -> tuple[schema.AppliedMigration, ...]:
-    """Apply pending migrations (they never destroy anything), so migrate works on a fresh database;
-    on a Citus coordinator the new (empty) tables are laid out as ``obsdb init`` would. Checked and
-    done under the migrations' lock: of two first migrates at once, the second waits for the first's
-    layout too, and never loads into the coordinator's not yet distributed tables."""
-    conn.execute(q.MIGRATION_LOCK, (q.MIGRATION_LOCK_KEY,))
-    try:
-        if not schema.plan(conn).pending:
-            return ()
-        applied = schema.upgrade(conn)
-        citus.init_layout(conn, distributed=False, plan_only=False)
-        return applied
-    finally:
-        if not conn.closed:
-            conn.execute(q.MIGRATION_UNLOCK, (q.MIGRATION_LOCK_KEY,))
 
 
 def load_paths(conn: psycopg.Connection[Any] | None, paths: Sequence[Path], *, dry_run: bool = False,

@@ -1,6 +1,6 @@
--- The BRIN indexes of obsdb's tables (the time index of every scalp_ticks partition), with their
--- table: derive reads a day of ticks through them, and a block range not yet summarised is read
--- whole by every query. Answers (index, table schema, table name).
+-- The BRIN indexes of obsdb's tables (the time index of every scalp_ticks and
+-- analysis_rolling_stats partition), with their table: derive reads a day of ticks through them,
+-- and a block range not yet summarised is read whole by every query. Answers (index, table schema, table name).
 SELECT c.oid::regclass::text, n.nspname, t.relname
 FROM pg_index i
 JOIN pg_class c ON c.oid = i.indexrelid
