@@ -63,6 +63,8 @@ RUN_START: LiteralString = (
 RUN_FINISH: LiteralString = (
     "UPDATE obsdb_load_runs SET finished_at = now(), status = %s, totals = %s WHERE run_id = %s"
 )
+#: PostgreSQL 15+: this backend reports its row counts when it next goes idle (before it answers)
+FLUSH_COUNTS: LiteralString = "SELECT pg_stat_force_next_flush()"
 LEDGER_CANDIDATES: LiteralString = (
     "SELECT file_id, loaded_bytes, loaded_lines, prefix_digest FROM obsdb_ingest_files "
     "WHERE head_sha256 = %s ORDER BY loaded_bytes, file_id"

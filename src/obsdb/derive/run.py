@@ -24,7 +24,7 @@ from typing import Any
 import psycopg
 
 from obsdb.db import queries as q
-from obsdb.db.runs import finish_run, start_run
+from obsdb.db.runs import finish_run, flush_counts, start_run
 from obsdb.derive import bars, gaps, stats, upkeep
 from obsdb.derive.common import Changes, Day, DeriveSettings, is_citus, load_sql
 from obsdb.derive.outcomes import fill_outcomes
@@ -147,10 +147,8 @@ def _one_day(conn: psycopg.Connection[Any], day: date, planned: Work | None, set
         if not work:
             return DeriveReport()
         report = _derive_day(conn, day, work, settings, None if planned is not None else since)
-    if conn.info.server_version >= 150000 and not is_citus(conn):
-        # a backend reports its row counts at most once a second: now, so that the ANALYZE of what
-        # derive wrote (end of derive) sees this day's writes however fast the day was
-        conn.execute("SELECT pg_stat_force_next_flush()")
+    if not is_citus(conn):  # so that the ANALYZE of what derive wrote (end of derive) sees this day
+        flush_counts(conn)
     return report
 
 

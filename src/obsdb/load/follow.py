@@ -22,7 +22,7 @@ from typing import Any
 
 import psycopg
 
-from obsdb.db.runs import finish_run, start_run
+from obsdb.db.runs import finish_run, flush_counts, start_run
 from obsdb.derive.run import DeriveReport
 from obsdb.derive.run import derive as run_derive
 from obsdb.load.files import discover
@@ -89,6 +89,7 @@ def follow(conn: psycopg.Connection[Any], paths: Sequence[Path], *, interval: fl
             # the first poll derives whatever it loaded: a follower killed before its derive (or a
             # migrate --no-derive) may have left marks that no new row would ever bring a derive for
             if derive_after and (poll.rows or number == 1):
+                flush_counts(conn)  # this poll's rows count before derive decides what to ANALYZE
                 poll.derive = run_derive(conn)
             poll.behind_bytes = tails.behind()
             poll.seconds = time.perf_counter() - poll_started

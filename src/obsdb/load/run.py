@@ -10,7 +10,7 @@ from typing import Any
 
 import psycopg
 
-from obsdb.db.runs import finish_run, start_run
+from obsdb.db.runs import finish_run, flush_counts, start_run
 from obsdb.load.files import Found, discover
 from obsdb.load.pipeline import FileLoader, Progress
 from obsdb.load.report import RunReport
@@ -47,6 +47,8 @@ def load_paths(conn: psycopg.Connection[Any] | None, paths: Sequence[Path], *, d
         else:
             for f in found:
                 report.files.append(loader.load(f))
+            if conn is not None and not dry_run:
+                flush_counts(conn)  # before derive (next) checks which partitions to ANALYZE
         status = "ok"
     finally:
         if gc_was_enabled:

@@ -25,6 +25,7 @@ from typing import Any
 
 import psycopg
 
+from obsdb.db.runs import flush_counts
 from obsdb.errors import DatabaseUnavailable
 from obsdb.load.files import Found, open_archive
 from obsdb.load.pipeline import FileLoader, Progress
@@ -51,6 +52,7 @@ def _init(parent: int, conninfo: str | None, run_id: int | None, dry_run: bool, 
     _die_with(parent)
     gc.disable()  # as in the single-process load: the objects made here hold no cycles
     conn = psycopg.connect(conninfo, autocommit=True) if conninfo else None
+    _worker["writes"] = conn if not dry_run else None  # the connection whose row counts to flush
     _worker["loader"] = FileLoader(conn, run_id, dry_run=dry_run,
                                    progress=lambda b, n, r: progress.put((b, n, r)))
 
@@ -64,6 +66,8 @@ def _load(group: list[Found]) -> list[FileReport]:
             raise DatabaseUnavailable(
                 f"lost PostgreSQL while loading {found.path}: {str(exc).strip()}\n  -> once PostgreSQL "
                 "answers again, run the same command: the load resumes where it stopped") from None
+    if _worker["writes"] is not None:
+        flush_counts(_worker["writes"])  # before derive checks which partitions to ANALYZE
     return reports
 
 
