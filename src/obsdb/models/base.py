@@ -42,6 +42,7 @@ class TableModel(BaseModel):
         frozen=True,
         allow_inf_nan=False,
         regex_engine="rust-regex",  # `$` means end of text, as in PostgreSQL (Python's re allows "\n")
+        defer_build=True,
     )
 
     __table__: ClassVar[str]
