@@ -10,9 +10,12 @@
 -- autosummarize: where autovacuum runs, it summarises each block range once it fills; derive
 -- summarises the rest before it reads (derive/upkeep.py).
 --
--- Builds the new index on every partition once (a scan of the table), then drops the old one.
+-- Drops the old index first, so each partition's new one takes the name PostgreSQL gives it (the
+-- old one's, <partition>_bar_time_idx, as the ticks' BRIN indexes are named), not a numbered one;
+-- then builds the new index on every partition (a scan of the table). One transaction: a failure
+-- keeps the old index.
 
 LOCK TABLE analysis_rolling_stats IN SHARE MODE;
+DROP INDEX analysis_rolling_stats_bar_time_idx;
 CREATE INDEX analysis_rolling_stats_bar_time_brin ON analysis_rolling_stats USING brin (bar_time)
     WITH (autosummarize = on);
-DROP INDEX analysis_rolling_stats_bar_time_idx;
