@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from datetime import date
 from pathlib import Path
@@ -198,3 +200,12 @@ def test_jobs_spread_over_connections_all_run_and_a_failure_reaches_the_caller(d
 
     with pytest.raises(psycopg.errors.DivisionByZero):
         run_spread(db, list(range(8)), 2, fails_on_three)
+
+
+def test_the_cli_and_derive_do_not_import_the_loader() -> None:
+    # `obsdb derive` (and every command's start) paid 0.2 s importing the loader's parsers and
+    # models; the loader is imported where `migrate` and `follow` need it.
+    code = ("import sys, obsdb.cli, obsdb.derive.run; "
+            "print(sorted(m for m in sys.modules if m.startswith(('obsdb.load.pipeline', 'obsdb.models'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
