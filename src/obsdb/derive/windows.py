@@ -226,7 +226,7 @@ class _Moments:
         order = np.argsort(start - rows, kind="stable")  # n_bars = rows - start + 1, descending
         last, first = rows[order], start[order]
         n_bars = last - first + 1
-        #: frames at least k bars long, for k = 0 .. longest: a descending array's prefix lengths
+        #: frames at least k bars long, for k = 0 .. longest + 1: prefix lengths of a descending array
         reach = np.searchsorted(-n_bars, -np.arange(int(n_bars[0]) + 2), side="right")
         r0 = np.where(steps.has_r, steps.r, 0.0)  # adds nothing where a bar has no return
         m = rows.size
@@ -251,10 +251,10 @@ class _Moments:
         spread = _spread(steps.r, steps.has_r, first, last)
         zero = ~spread
         c2[zero], c3[zero], c4[zero] = 0.0, 0.0, 0.0
-        back_to_rows = np.empty(m, np.int64)
-        back_to_rows[order] = np.arange(m)
-        return cls(low=low[back_to_rows], high=high[back_to_rows], n=n[back_to_rows], mean=mean[back_to_rows],
-                   c2=c2[back_to_rows], c3=c3[back_to_rows], c4=c4[back_to_rows], spread=spread[back_to_rows])
+        unsort = np.empty(m, np.int64)
+        unsort[order] = np.arange(m)
+        return cls(low=low[unsort], high=high[unsort], n=n[unsort], mean=mean[unsort],
+                   c2=c2[unsort], c3=c3[unsort], c4=c4[unsort], spread=spread[unsort])
 
 
 def _counted(flags: Bools, first: Ints, last: Ints) -> Ints:
